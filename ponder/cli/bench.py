@@ -1,0 +1,10 @@
+"""Placeholder commands: replaced by their real implementation."""
+from ..errors import UsageError
+
+
+def _todo(args):
+    raise UsageError(f"ponder {args.command}: not implemented yet")
+
+
+def register(sub):
+    sub.add_parser("bench", help="(placeholder)").set_defaults(func=_todo)

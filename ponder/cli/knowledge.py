@@ -1,0 +1,12 @@
+"""Placeholder commands: replaced by their real implementation."""
+from ..errors import UsageError
+
+
+def _todo(args):
+    raise UsageError(f"ponder {args.command}: not implemented yet")
+
+
+def register(sub):
+    sub.add_parser("ingest", help="(placeholder)").set_defaults(func=_todo)
+    sub.add_parser("retrieve", help="(placeholder)").set_defaults(func=_todo)
+    sub.add_parser("search", help="(placeholder)").set_defaults(func=_todo)
