@@ -190,12 +190,13 @@ class LlamaCppModel:
             self._grammars[key] = compile_schema(schema)
         return Constraint(self.lltokenizer(), self._grammars[key], self.llama.n_vocab())
 
-    # -- the Model protocol --------------------------------------------------
-    def complete(self, messages: list[Message], *, schema: dict | None = None,
+    # -- generation ----------------------------------------------------------
+    def generate(self, messages: list[Message], *, schema: dict | None = None,
                  max_tokens: int | None = None, temperature: float = 0.0,
-                 on_text: OnText | None = None, seed: int | None = None) -> Completion:
-        """See ``Model.complete``. ``seed`` makes sampling at temperature > 0
-        reproducible (default: the model's seed plus a call counter)."""
+                 on_text: OnText | None = None, seed: int | None = None,
+                 ignore_eos: bool = False, overlap: bool = True) -> tuple[Any, Usage]:
+        """Low-level generation: exactly ``max_tokens`` at most (no schema bound),
+        returns ``(DecodeResult, Usage)``. Benchmarks use it; callers use ``complete``."""
         import numpy as np
 
         from .constrained import Sampler, decode
@@ -207,30 +208,43 @@ class LlamaCppModel:
                 raise ModelError(f"the prompt ({len(prompt)} tokens) does not fit the "
                                  f"context window ({self.n_ctx}); use a larger --ctx")
             room = self.n_ctx - len(prompt)
-            limit = effective_max_tokens(schema, max_tokens, default=room)
             constraint = self.constraint(schema) if schema is not None else None
             suffix = self._reuse_prefix(prompt)
             rng = np.random.default_rng(self.seed if seed is None else seed)
             if seed is None:
                 self.seed += 1
-            stream = _Stream(self.piece, on_text)
             result = decode(self.llama, suffix, constraint=constraint,
-                            sampler=Sampler(temperature, rng=rng), max_tokens=min(limit, room),
-                            stop=self.stop, on_token=stream if on_text else None)
-            text = self.detokenize(result.tokens)
+                            sampler=Sampler(temperature, rng=rng),
+                            max_tokens=min(max_tokens or room, room), stop=self.stop,
+                            on_token=_Stream(self.piece, on_text) if on_text else None,
+                            ignore_eos=ignore_eos, overlap=overlap)
             self._remember(messages, prompt, result.tokens)
             usage = Usage(prompt_tokens=len(prompt), prompt_eval_tokens=len(suffix),
                           completion_tokens=len(result.tokens),
                           model_seconds=time.perf_counter() - start, calls=1)
+        return result, usage
+
+    # -- the Model protocol --------------------------------------------------
+    def complete(self, messages: list[Message], *, schema: dict | None = None,
+                 max_tokens: int | None = None, temperature: float = 0.0,
+                 on_text: OnText | None = None, seed: int | None = None) -> Completion:
+        """See ``Model.complete``. With ``schema``, ``max_tokens`` is raised to
+        the schema's token bound when lower, so valid JSON is never cut off.
+        ``seed`` makes sampling at temperature > 0 reproducible (default: the
+        model's seed, advanced by one per call)."""
+        limit = effective_max_tokens(schema, max_tokens, default=self.n_ctx)
+        result, usage = self.generate(messages, schema=schema, max_tokens=limit,
+                                      temperature=temperature, on_text=on_text, seed=seed)
+        text = self.detokenize(result.tokens)
         data = None
         if schema is not None:
-            data = _parse(text, schema, result.finish_reason, limit, room)
+            data = _parse(text, schema, result.finish_reason, limit, len(result.tokens))
         return Completion(text=text, data=data, usage=usage, finish_reason=result.finish_reason)
 
 
-def _parse(text: str, schema: dict, finish: str, limit: int, room: int) -> Any:
+def _parse(text: str, schema: dict, finish: str, limit: int, produced: int) -> Any:
     if finish == "length":
-        why = "the context window is full" if limit >= room else f"max_tokens={limit} was reached"
+        why = f"max_tokens={limit} was reached" if produced >= limit else "the context is full"
         raise FormatError(f"constrained output was cut off ({why}) before the JSON was complete",
                           text)
     try:

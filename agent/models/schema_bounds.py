@@ -9,10 +9,12 @@ additional properties, a recursive ``$ref``).
 
 The bound counts BYTES of the compact JSON text (``COMPACT_JSON``: no
 whitespace, ``,`` and ``:`` separators), because every token the decoder can
-emit inside JSON carries at least one byte. Each string character counts as
-up to 6 bytes (a ``\\uXXXX`` escape, or 4 bytes of UTF-8), so the bound is
-generous but never too small. One more token is added for the end-of-sequence
-token that some values (top-level numbers, strings) need to stop.
+emit inside JSON carries at least one byte. A string character of unknown
+content counts as 6 bytes (a control character's ``\\uXXXX`` escape;
+printable characters are raw UTF-8, at most 4 bytes, since COMPACT_JSON turns
+off general ``\\u`` escapes), so the bound is generous but never too small.
+One more token is added for the end-of-sequence token that some values
+(top-level numbers, strings) need to stop.
 
 Choices where JSON Schema is silent:
 - sibling keywords next to ``anyOf``/``oneOf``/``allOf``/``$ref`` apply too, so
@@ -33,6 +35,9 @@ COMPACT_JSON: dict[str, Any] = {
     "whitespace_flexible": False,
     "item_separator": ",",
     "key_separator": ":",
+    # printable characters are written as UTF-8, never as \uXXXX escapes
+    # (llguidance's default, made explicit because the bounds rely on it)
+    "json_allow_general_unicode_escapes": False,
 }
 
 _FORMAT_BYTES = {"date": 10, "uuid": 36, "ipv4": 15, "ipv6": 45}
@@ -59,14 +64,21 @@ def effective_max_tokens(schema: dict | None, max_tokens: int | None, default: i
     return max(bound, max_tokens or 0)
 
 
+def _char_bytes(c: str) -> int:
+    if " " <= c < "\x7f":
+        return 2 if c in '"\\' else 1
+    if c < " " or c == "\x7f":
+        return 6  # \uXXXX (or a 2-byte escape like \n)
+    return len(c.encode("utf-8"))  # printable non-ASCII: raw UTF-8 under COMPACT_JSON
+
+
 def string_bytes(text: str) -> int:
-    """Bytes of ``text`` as a JSON string literal, at most (any escaping)."""
-    return 2 + sum(1 if (" " <= c < "\x7f" and c not in '"\\') else _MAX_BYTES_PER_CHAR
-                   for c in text)
+    """Bytes of ``text`` as a JSON string literal, at most, under COMPACT_JSON."""
+    return 2 + sum(_char_bytes(c) for c in text)
 
 
 def value_bytes(value: Any) -> int:
-    """Bytes of a JSON value written compactly, allowing any string escaping."""
+    """Bytes of a JSON value written under COMPACT_JSON, at most."""
     if isinstance(value, str):
         return string_bytes(value)
     if isinstance(value, dict):
