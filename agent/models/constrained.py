@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...errors import UsageError
+from ...errors import FormatError, UsageError
 from .schema_bounds import COMPACT_JSON
 
 
@@ -116,7 +116,7 @@ class Constraint:
 
     def consume(self, token: int) -> None:
         if not self.matcher.consume_token(token):
-            raise RuntimeError(f"grammar rejected token {token}: {self.matcher.get_error()}")
+            raise FormatError(f"the grammar rejected token {token}: {self.matcher.get_error()}")
 
     @property
     def done(self) -> bool:
@@ -237,6 +237,8 @@ def decode(
             waited += time.perf_counter() - t0
             pending = None
         if constraint is not None and constraint.done:
+            if constraint.matcher.is_error():
+                raise FormatError(f"the grammar matcher failed: {constraint.matcher.get_error()}")
             finish = "stop"
             break
         ptr = llama_cpp.llama_get_logits_ith(llama.ctx, -1)

@@ -166,7 +166,7 @@ class LlamaCppModel:
             if a != b:
                 break
             common += 1
-        common = min(common, len(prompt) - 1)
+        common = max(min(common, len(prompt) - 1), 0)
         if common > 0 and llama._ctx.kv_cache_seq_rm(-1, common, -1):
             llama.n_tokens = common
         else:

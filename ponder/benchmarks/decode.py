@@ -1,7 +1,7 @@
 """``ponder bench decode``: tokens/s free vs grammar-constrained, one run.
 
-Rounds alternate (free, constrained, GBNF, free, constrained, GBNF, ...) on the
-same prompt, so machine noise hits all sides alike. Each round generates a
+Rounds alternate (free, constrained, constrained without the overlap thread,
+GBNF, llama-cpp-python free; then again) on the same prompt, so machine noise hits all sides alike. Each round generates a
 fixed number of tokens (``--tokens``):
 - free: our decode loop with no grammar and the end-of-turn tokens banned;
 - constrained: the same loop under an llguidance mask for a schema that cannot
@@ -59,7 +59,8 @@ def bench_decode(args: Any) -> dict:
     gbnf = _gbnf(schema)
     model.generate(PROMPT, max_tokens=4)  # warm up: prompt into the KV cache, tokenizer built
     model.generate(PROMPT, schema=schema, max_tokens=4)
-    rates: dict[str, list[float]] = {"free": [], "constrained": [], "gbnf": [], "llama_cpp_free": []}
+    rates: dict[str, list[float]] = {"free": [], "constrained": [], "constrained_no_overlap": [],
+                                     "gbnf": [], "llama_cpp_free": []}
     counts: dict[str, list[int]] = {k: [] for k in rates}
     mask_wait = []
     for _ in range(repeats):
@@ -70,6 +71,9 @@ def bench_decode(args: Any) -> dict:
         rates["constrained"].append(len(r.tokens) / r.seconds)
         counts["constrained"].append(len(r.tokens))
         mask_wait.append(r.mask_wait_seconds / max(len(r.tokens), 1))
+        r, _u = model.generate(PROMPT, schema=schema, max_tokens=n, overlap=False)
+        rates["constrained_no_overlap"].append(len(r.tokens) / r.seconds)
+        counts["constrained_no_overlap"].append(len(r.tokens))
         for key, grammar in (("gbnf", gbnf), ("llama_cpp_free", None)):
             k, secs = _llama_cpp_generate(model, grammar, n)
             rates[key].append(k / secs)
@@ -85,6 +89,8 @@ def bench_decode(args: Any) -> dict:
         "ratio": _paired_ratio(rates["constrained"], rates["free"]),
         "gbnf_tok_s": gb,
         "gbnf_ratio": _paired_ratio(rates["gbnf"], rates["free"]),
+        "no_overlap_tok_s": _median(rates["constrained_no_overlap"]),
+        "no_overlap_ratio": _paired_ratio(rates["constrained_no_overlap"], rates["free"]),
         "llama_cpp_free_tok_s": _median(rates["llama_cpp_free"]),
         "mask_wait_ms_per_token": round(1000 * statistics.median(mask_wait), 3),
         "tokens_per_round": {k: v for k, v in counts.items()},
