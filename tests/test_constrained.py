@@ -145,3 +145,56 @@ def test_free_decoding_can_ignore_eos_for_benchmarks(model):
     r, _ = model.generate(messages, max_tokens=40, ignore_eos=True)
     assert len(r.tokens) == 40 and not (set(r.tokens) & model.stop)
     assert r.finish_reason == "length"
+
+
+def test_bench_decode_reports_free_constrained_and_gbnf(model):
+    from types import SimpleNamespace
+
+    from ponder.benchmarks.decode import bench_decode
+
+    report = bench_decode(SimpleNamespace(model="default", base_url=None, gpu_layers=None,
+                                          ctx=None, tokens=24, repeats=2))
+    for key in ("free_tok_s", "constrained_tok_s", "ratio", "gbnf_tok_s", "gbnf_ratio"):
+        assert report[key] > 0, key
+    # both sides generate the same number of tokens: the schema cannot end early
+    assert report["tokens_per_round"]["free"] == report["tokens_per_round"]["constrained"] == [24, 24]
+
+
+def test_bench_decode_against_a_server_falls_back_to_json_object():
+    """A stand-in OpenAI-compatible server that, like llama-cpp-python's, refuses
+    json_schema and takes json_object + schema."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+
+    from ponder.benchmarks.decode import bench_decode
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            fmt = (body.get("response_format") or {}).get("type")
+            ok = fmt in (None, "json_object")
+            payload = json.dumps({"usage": {"completion_tokens": body["max_tokens"]}}).encode()
+            self.send_response(200 if ok else 422)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        report = bench_decode(SimpleNamespace(
+            model="m", base_url=f"http://127.0.0.1:{server.server_port}/v1", tokens=8, repeats=2))
+    finally:
+        server.shutdown()
+    assert report["response_format"] == "json_object" and report["ratio"] > 0
+    constrained = [b for b in seen if (b.get("response_format") or {}).get("type") == "json_object"]
+    assert constrained[-1]["response_format"]["schema"]["required"] == ["items"]
+    assert any(b.get("ignore_eos") for b in seen)

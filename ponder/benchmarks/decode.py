@@ -130,28 +130,48 @@ def _llama_cpp_generate(model: Any, grammar: Any, n: int) -> tuple[int, float]:
 
 
 def _bench_server(args: Any, n: int, repeats: int) -> dict:
-    """Free vs response_format-constrained against an OpenAI-compatible server."""
+    """Free vs response_format-constrained against an OpenAI-compatible server.
+
+    ``response_format`` is sent OpenAI-style (``json_schema``: llama-server,
+    vLLM, Ollama); a server that refuses it gets ``json_object`` + ``schema``
+    (llama-cpp-python's server). Free rounds ask for ``ignore_eos`` (servers
+    that ignore it may stop early; rates use the reported completion tokens).
+    """
     import httpx
+
+    from ..errors import ModelError
 
     base = args.base_url.rstrip("/")
     schema = bench_schema(n)
     body = {"model": args.model, "messages": PROMPT, "max_tokens": n, "temperature": 0.0}
-    variants = {
-        "free": {**body, "ignore_eos": True},
-        "constrained": {**body, "response_format": {
-            "type": "json_schema", "json_schema": {"name": "bench", "schema": schema}}},
-    }
+    formats = [{"type": "json_schema", "json_schema": {"name": "bench", "schema": schema}},
+               {"type": "json_object", "schema": schema}]
     rates: dict[str, list[float]] = {"free": [], "constrained": []}
-    with httpx.Client(timeout=600) as client:
-        client.post(f"{base}/chat/completions", json={**body, "max_tokens": 1}).raise_for_status()
-        for _ in range(repeats):
-            for key, payload in variants.items():
-                t0 = time.perf_counter()
-                resp = client.post(f"{base}/chat/completions", json=payload)
-                resp.raise_for_status()
-                secs = time.perf_counter() - t0
-                got = (resp.json().get("usage") or {}).get("completion_tokens") or n
-                rates[key].append(got / secs)
+
+    def timed(client: httpx.Client, payload: dict) -> float:
+        t0 = time.perf_counter()
+        resp = client.post(f"{base}/chat/completions", json=payload)
+        resp.raise_for_status()
+        secs = time.perf_counter() - t0
+        got = (resp.json().get("usage") or {}).get("completion_tokens") or n
+        return got / secs
+
+    try:
+        with httpx.Client(timeout=600) as client:
+            timed(client, {**body, "max_tokens": 1})
+            for fmt in formats:  # find the response_format this server takes
+                try:
+                    timed(client, {**body, "max_tokens": 2, "response_format": fmt})
+                    break
+                except httpx.HTTPStatusError:
+                    continue
+            else:
+                raise ModelError(f"the server at {base} accepts no JSON-schema response_format")
+            for _ in range(repeats):
+                rates["free"].append(timed(client, {**body, "ignore_eos": True}))
+                rates["constrained"].append(timed(client, {**body, "response_format": fmt}))
+    except httpx.HTTPError as e:
+        raise ModelError(f"the server at {base} failed: {e}") from None
     free, con = _median(rates["free"]), _median(rates["constrained"])
     return {
         "model": args.model,
@@ -160,7 +180,8 @@ def _bench_server(args: Any, n: int, repeats: int) -> dict:
         "rounds": repeats,
         "free_tok_s": free,
         "constrained_tok_s": con,
-        "ratio": round(con / free, 3) if free else 0.0,
+        "ratio": _paired_ratio(rates["constrained"], rates["free"]),
+        "response_format": fmt["type"],
         "note": "server rates include prompt processing and HTTP time per request",
         "rounds_tok_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
     }
