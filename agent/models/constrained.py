@@ -175,7 +175,7 @@ class DecodeResult:
     tokens: list[int]
     finish_reason: str  # "stop" | "length"
     seconds: float  # from the first sampled token to the last (decode only)
-    mask_wait_seconds: float = 0.0  # main thread time spent waiting for masks
+    mask_wait_seconds: float = 0.0  # main thread time spent waiting for (or computing) masks
 
 
 class _Worker:
@@ -261,7 +261,9 @@ def decode(
             if pool is not None:
                 pending = pool.submit(constraint.fill)
             else:
+                t0 = time.perf_counter()
                 constraint.fill()
+                waited += time.perf_counter() - t0
         if llama.n_tokens >= llama.n_ctx():
             break  # the context is full: stop with "length"
         llama.eval([token])

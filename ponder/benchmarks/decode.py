@@ -10,7 +10,9 @@ fixed number of tokens (``--tokens``):
 - gbnf: llama-cpp-python's own grammar sampler (GBNF from the same schema),
   the baseline this replaces; ``llama_cpp_free_tok_s`` is its free path, a
   check that our loop is not slower than the library's.
-Rates count decode time only (from the first sampled token to the last); the
+``mask_ms_per_token`` is the mask computation time per token (measured in the
+rounds without overlap); ``mask_wait_ms_per_token`` is what is left of it on
+the critical path with the overlap thread. Rates count decode time only (from the first sampled token to the last); the
 prompt is cached after the first round. ``ratio`` = constrained / free: the
 median over rounds of each round's ratio (pairs taken side by side, so a
 noisy machine moves both); the ``*_tok_s`` values are medians.
@@ -62,7 +64,7 @@ def bench_decode(args: Any) -> dict:
     rates: dict[str, list[float]] = {"free": [], "constrained": [], "constrained_no_overlap": [],
                                      "gbnf": [], "llama_cpp_free": []}
     counts: dict[str, list[int]] = {k: [] for k in rates}
-    mask_wait = []
+    mask_wait, mask_time = [], []
     for _ in range(repeats):
         r, _u = model.generate(PROMPT, max_tokens=n, ignore_eos=True)
         rates["free"].append(len(r.tokens) / r.seconds)
@@ -73,6 +75,7 @@ def bench_decode(args: Any) -> dict:
         mask_wait.append(r.mask_wait_seconds / max(len(r.tokens), 1))
         r, _u = model.generate(PROMPT, schema=schema, max_tokens=n, overlap=False)
         rates["constrained_no_overlap"].append(len(r.tokens) / r.seconds)
+        mask_time.append(r.mask_wait_seconds / max(len(r.tokens), 1))
         counts["constrained_no_overlap"].append(len(r.tokens))
         for key, grammar in (("gbnf", gbnf), ("llama_cpp_free", None)):
             k, secs = _llama_cpp_generate(model, grammar, n)
@@ -92,6 +95,7 @@ def bench_decode(args: Any) -> dict:
         "no_overlap_tok_s": _median(rates["constrained_no_overlap"]),
         "no_overlap_ratio": _paired_ratio(rates["constrained_no_overlap"], rates["free"]),
         "llama_cpp_free_tok_s": _median(rates["llama_cpp_free"]),
+        "mask_ms_per_token": round(1000 * statistics.median(mask_time), 3),
         "mask_wait_ms_per_token": round(1000 * statistics.median(mask_wait), 3),
         "tokens_per_round": {k: v for k, v in counts.items()},
         "rounds_tok_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
