@@ -1,0 +1,225 @@
+"""The stack machine: the agent's exact calculator (contract: shared spec stackvm.md).
+
+``run(program)`` checks the whole program first (all parse errors, unknown
+instructions and unknown or duplicate labels at once; nothing runs if there is
+one), then executes it with exact rationals and returns a ``VMResult``. It
+never raises for anything the program does: every failure is a ``VMError``
+whose ``type`` is one of the spec's names.
+
+Result values: ``stack`` holds the values themselves (``int`` for integers,
+``fractions.Fraction`` otherwise, ``str``), bottom first; ``output`` holds the
+printed values as rendered text; ``to_dict()`` is the spec's JSON shape with
+every value rendered as a string.
+
+Several pre-run problems make one ``VMError``: ``type``, ``line`` and
+``instruction`` are those of the first problem (in source order), ``message``
+lists them all ("3 problems found before running (nothing ran): ...; ..."), and
+``problems`` keeps each one. ``to_dict()`` keeps to the spec's keys (type,
+message, line, instruction, stack), so ``problems`` is Python-only.
+
+``VMTool`` is the tool the agent calls (``name = "vm"``); its description
+lives in prompts/vm_tool.yaml.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Union
+
+from .stackvm_exec import TRACE_TOP, Limits, Machine, TraceStep
+from .stackvm_num import VMFault, render, render_size
+from .stackvm_parse import Problem, compile_program
+
+Value = Union[int, Fraction, str]
+
+ERROR_TYPES = (
+    "ParseError", "UnknownInstruction", "StackUnderflow", "StackOverflow", "TypeMismatch",
+    "DivisionByZero", "UnknownLabel", "DuplicateLabel", "UndefinedVariable",
+    "StepLimitExceeded", "NumberTooLarge", "DomainError",
+)
+
+MAX_OUTPUT = 1_000_000  # characters printed in all
+MAX_SECONDS = 10.0
+
+
+@dataclass
+class VMError:
+    type: str  # one of ERROR_TYPES
+    message: str  # names the instruction, the line, what was expected and what was found
+    line: int | None
+    instruction: str | None
+    stack: list[Value] = field(default_factory=list)  # the stack when it happened
+    problems: list[Problem] = field(default_factory=list)  # pre-run problems (all of them)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "line": self.line,
+                "instruction": self.instruction, "stack": [render(v) for v in self.stack]}
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass
+class VMResult:
+    stack: list[Value]
+    output: list[str]
+    steps: int
+    error: VMError | None = None
+    trace: list[TraceStep] = field(default_factory=list)
+    trace_omitted: int = 0  # steps left out of ``trace`` (it keeps the first and last 1000)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
+        """The spec's JSON object; ``with_trace`` adds a ``trace`` list."""
+        d: dict[str, Any] = {
+            "stack": [render(v) for v in self.stack],
+            "output": list(self.output),
+            "steps": self.steps,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+        if with_trace:
+            d["trace"] = [trace_dict(t) for t in self.trace]
+            if self.trace_omitted:
+                d["trace_omitted"] = self.trace_omitted
+        return d
+
+    def to_json(self, **kw: Any) -> str:
+        return json.dumps(self.to_dict(**kw), ensure_ascii=False)
+
+
+def trace_dict(t: TraceStep) -> dict[str, Any]:
+    return {"step": t.step, "line": t.line, "instruction": t.instruction,
+            "stack": [render(v) for v in t.top], "depth": t.depth}
+
+
+def trace_line(t: TraceStep, width: int = 60) -> str:
+    """``step 3  line 2  sub  -> [5, 3]`` (the stack after the step, bottom first)."""
+    vals = [clip(show(v), width) for v in t.top]
+    more = f"... {t.depth - len(t.top)} more, " if t.depth > len(t.top) else ""
+    return f"step {t.step}  line {t.line}  {t.instruction}  -> [{more}{', '.join(vals)}]"
+
+
+def run(program: str, *, max_steps: int = 100_000, max_stack: int = 10_000,
+        max_digits: int = 10_000, trace: bool = False, max_output: int = MAX_OUTPUT,
+        max_seconds: float | None = MAX_SECONDS) -> VMResult:
+    """Check and run a stack-machine program; never raises for program errors.
+
+    ``max_digits`` bounds every numerator and denominator (and string length);
+    ``max_output`` the printed characters in all; ``max_seconds`` the wall time
+    (StepLimitExceeded when passed). ``trace=True`` records each step.
+    """
+    if not isinstance(program, str):
+        raise TypeError(f"program must be a str, not {type(program).__name__}")
+    for name, v in (("max_steps", max_steps), ("max_stack", max_stack),
+                    ("max_digits", max_digits), ("max_output", max_output)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    code, problems = compile_program(program, max_digits)
+    if problems:
+        first = problems[0]
+        msg = first.message if len(problems) == 1 else (
+            f"{len(problems)} problems found before running (nothing ran): "
+            + "; ".join(p.message for p in problems))
+        return VMResult([], [], 0, VMError(first.type, msg, first.line, first.instruction,
+                                           [], problems))
+    m = Machine(code, Limits(max_steps, max_stack, max_digits, max_output, max_seconds))
+    error = None
+    try:
+        m.run(trace)
+    except VMFault as e:
+        ins = code[e.pc]  # type: ignore[attr-defined]
+        error = VMError(e.type, f"{ins.op} {e.detail} (line {ins.line})", ins.line, ins.op,
+                        list(m.stack))
+    steps = m.trace_head + list(m.trace_tail)
+    omitted = max(0, m.steps - len(steps)) if trace else 0
+    return VMResult(list(m.stack), m.output, m.steps, error, steps, omitted)
+
+
+# ------------------------------------------------------------------ the tool
+
+def show(v: Value) -> str:
+    """A value for the model: numbers rendered, strings quoted."""
+    return json.dumps(v, ensure_ascii=False) if type(v) is str else render(v)
+
+
+def clip(s: str, width: int) -> str:
+    return s if len(s) <= width else f"{s[: width // 2]}...{s[-(width // 4):]} ({len(s)} chars)"
+
+
+def _show_values(values: list[Value], budget: int = 1500, width: int = 400) -> str:
+    parts: list[str] = []
+    used = 0
+    for i, v in enumerate(reversed(values)):  # keep the top of the stack
+        s = clip(show(v), width) if render_size(v) < 20 * width else f"<number of ~{render_size(v)} digits>"
+        used += len(s) + 2
+        if used > budget and parts:
+            parts.append(f"... {len(values) - i} more below")
+            break
+        parts.append(s)
+    return "[" + ", ".join(reversed(parts)) + "]"
+
+
+def _load_description() -> str:
+    import importlib.resources
+
+    import yaml
+
+    text = (importlib.resources.files("ponder.prompts") / "vm_tool.yaml").read_text("utf-8")
+    return str(yaml.safe_load(text)["description"]).strip()
+
+
+class VMTool:
+    """The stack machine as an agent tool: ``vm(program, trace=False) -> str``."""
+
+    name = "vm"
+    parameters = {
+        "type": "object",
+        "properties": {"program": {"type": "string", "maxLength": 1200},
+                       "trace": {"type": "boolean"}},
+        "required": ["program"],
+        "additionalProperties": False,
+    }
+    max_trace_lines = 40
+
+    def __init__(self, **limits: Any):
+        self.limits = limits  # passed to run(): max_steps, max_stack, max_digits, ...
+        self.description = _load_description()
+
+    def __call__(self, program: str = "", trace: bool = False, **_: Any) -> str:
+        try:
+            res = run(program, trace=bool(trace), **self.limits)
+        except Exception as e:  # never crash the agent; report what happened
+            return f"vm failed unexpectedly: {type(e).__name__}: {e}"
+        return self.observe(res, trace=bool(trace))
+
+    def observe(self, res: VMResult, trace: bool = False) -> str:
+        lines: list[str] = []
+        if res.output:
+            shown = res.output[:20]
+            lines.append("output: " + " | ".join(clip(o, 300) for o in shown)
+                         + (f" | ... {len(res.output) - 20} more" if len(res.output) > 20 else ""))
+        if res.error is None:
+            lines.append(f"stack: {_show_values(res.stack)}  ({res.steps} steps)")
+        else:
+            e = res.error
+            lines.insert(0, f"error {e.type}: {clip(e.message, 1200)}")
+            if not e.problems:
+                lines.append(f"stack at the error: {_show_values(e.stack)}")
+                if not trace:
+                    lines.append("(run again with trace=true to see the stack after each step)")
+        if trace and res.trace:
+            lines.append("trace (stack after each step, bottom first):")
+            steps = [trace_line(t) for t in res.trace]
+            k = self.max_trace_lines
+            if len(steps) > k or res.trace_omitted:
+                hidden = len(steps) - k + res.trace_omitted
+                steps = steps[: k // 3] + [f"... {hidden} steps not shown ..."] + steps[-(k - k // 3):]
+            lines.extend(steps)
+        return "\n".join(lines)
+
+
+__all__ = ["run", "VMResult", "VMError", "VMTool", "ERROR_TYPES", "TraceStep", "Problem"]
