@@ -67,12 +67,40 @@ def add_agent_options(p: argparse.ArgumentParser) -> None:
 
 
 def parse_tools(text: str | None) -> list[str] | None:
+    """``--tools a,b`` -> names, checked here so a typo fails before a model loads."""
+    from ..tools import BUILTIN
+
     if text is None:
         return None
-    names = [t.strip() for t in text.split(",") if t.strip()]
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
     if not names:
         raise UsageError("--tools needs at least one tool name: search, retrieve, vm")
+    for name in names:
+        if name not in BUILTIN:
+            raise UsageError(f"unknown tool {name!r} in --tools: choose from {', '.join(BUILTIN)}")
     return names
+
+
+def load_model_from_args(args: argparse.Namespace):
+    """The Model for ``--model``/``--base-url``, loaded once per command.
+
+    Testing hook: ``--model scripted:PATH.json`` uses scripted outputs instead
+    of a real model (see ponder/cli/scripted.py).
+    """
+    spec = args.model
+    if isinstance(spec, str) and spec.startswith("scripted:"):
+        from .scripted import scripted_model
+
+        return scripted_model(spec[len("scripted:"):])
+    from ..agent.models import load_model
+
+    return load_model(spec, base_url=args.base_url, gpu_layers=args.gpu_layers, n_ctx=args.ctx)
+
+
+def model_is_concurrent(args: argparse.Namespace, model) -> bool:
+    """Whether several tasks may share ``model`` at once: a server backend
+    (``--base-url``), or a model that says so (``concurrent = True``)."""
+    return bool(args.base_url) or bool(getattr(model, "concurrent", False))
 
 
 def agent_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,13 +119,20 @@ def agent_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "collection": getattr(args, "collection", "ponder"),
         "search_backend": getattr(args, "search_backend", None),
         "corpus": getattr(args, "corpus", None),
+        "trace": getattr(args, "trace", None),
     }
     return {k: v for k, v in kw.items() if v is not None}
 
 
 def make_agent(args: argparse.Namespace, **overrides: Any):
+    """An Agent from the options; pass ``model=`` (a loaded Model) to share one."""
     from ..agent.loop import Agent
 
     kw = agent_kwargs(args)
     kw.update(overrides)
+    if "model" in overrides and not isinstance(overrides["model"], str):
+        for k in ("base_url", "gpu_layers", "n_ctx"):
+            kw.pop(k, None)
+    elif isinstance(kw.get("model"), str) and kw["model"].startswith("scripted:"):
+        kw["model"] = load_model_from_args(args)
     return Agent(**kw)
