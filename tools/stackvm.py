@@ -40,7 +40,41 @@ ERROR_TYPES = (
 )
 
 MAX_OUTPUT = 1_000_000  # characters printed in all
-MAX_SECONDS = 10.0
+MAX_SECONDS = 3.0
+RENDER_BUDGET = 2_000_000  # characters rendered by one to_dict() before abbreviating
+
+
+class Renderer:
+    """Renders values for ``to_dict``, at most ``budget`` characters in all.
+
+    Rendering a 10,000-digit number costs about a millisecond (CPython's
+    int-to-decimal is quadratic), so a hostile program leaving 10,000 distinct
+    huge numbers would take many seconds to print. Past the budget, a value
+    longer than 64 characters becomes ``<number of about N digits, not
+    rendered>`` (or ``<string of N characters, not rendered>``); anything a
+    sensible program leaves is far below the budget. Renders are cached per
+    object, so a value seen on the stack, the error's stack and the trace
+    costs once.
+    """
+
+    def __init__(self, budget: int = RENDER_BUDGET):
+        self.left = budget
+        self.cache: dict[int, str] = {}
+
+    def __call__(self, v: Value) -> str:
+        key = id(v)
+        s = self.cache.get(key)
+        if s is None:
+            size = render_size(v)
+            if size > self.left and size > 64:
+                kind = "string of" if type(v) is str else "number of about"
+                unit = "characters" if type(v) is str else "digits"
+                s = f"<{kind} {size} {unit}, not rendered>"
+            else:
+                s = render(v)
+                self.left -= len(s)
+            self.cache[key] = s
+        return s
 
 
 @dataclass
@@ -52,9 +86,10 @@ class VMError:
     stack: list[Value] = field(default_factory=list)  # the stack when it happened
     problems: list[Problem] = field(default_factory=list)  # pre-run problems (all of them)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, renderer: Renderer | None = None) -> dict[str, Any]:
+        r = renderer or Renderer()
         return {"type": self.type, "message": self.message, "line": self.line,
-                "instruction": self.instruction, "stack": [render(v) for v in self.stack]}
+                "instruction": self.instruction, "stack": [r(v) for v in self.stack]}
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"
@@ -75,14 +110,16 @@ class VMResult:
 
     def to_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
         """The spec's JSON object; ``with_trace`` adds a ``trace`` list."""
+        r = Renderer()
+        stack = [r(v) for v in reversed(self.stack)][::-1]  # the top gets the budget first
         d: dict[str, Any] = {
-            "stack": [render(v) for v in self.stack],
+            "stack": stack,
             "output": list(self.output),
             "steps": self.steps,
-            "error": None if self.error is None else self.error.to_dict(),
+            "error": None if self.error is None else self.error.to_dict(r),
         }
         if with_trace:
-            d["trace"] = [trace_dict(t) for t in self.trace]
+            d["trace"] = [trace_dict(t, r) for t in self.trace]
             if self.trace_omitted:
                 d["trace_omitted"] = self.trace_omitted
         return d
@@ -91,14 +128,15 @@ class VMResult:
         return json.dumps(self.to_dict(**kw), ensure_ascii=False)
 
 
-def trace_dict(t: TraceStep) -> dict[str, Any]:
+def trace_dict(t: TraceStep, renderer: Renderer | None = None) -> dict[str, Any]:
+    r = renderer or Renderer()
     return {"step": t.step, "line": t.line, "instruction": t.instruction,
-            "stack": [render(v) for v in t.top], "depth": t.depth}
+            "stack": [r(v) for v in t.top], "depth": t.depth}
 
 
 def trace_line(t: TraceStep, width: int = 60) -> str:
     """``step 3  line 2  sub  -> [5, 3]`` (the stack after the step, bottom first)."""
-    vals = [clip(show(v), width) for v in t.top]
+    vals = [show_short(v, width) for v in t.top]
     more = f"... {t.depth - len(t.top)} more, " if t.depth > len(t.top) else ""
     return f"step {t.step}  line {t.line}  {t.instruction}  -> [{more}{', '.join(vals)}]"
 
@@ -146,6 +184,14 @@ def show(v: Value) -> str:
     return json.dumps(v, ensure_ascii=False) if type(v) is str else render(v)
 
 
+def show_short(v: Value, width: int) -> str:
+    """``show`` clipped to about ``width`` characters, never rendering a huge number."""
+    size = render_size(v)
+    if type(v) is not str and size > 20 * width:
+        return f"<number of about {size} digits>"
+    return clip(show(v), width)
+
+
 def clip(s: str, width: int) -> str:
     return s if len(s) <= width else f"{s[: width // 2]}...{s[-(width // 4):]} ({len(s)} chars)"
 
@@ -154,7 +200,7 @@ def _show_values(values: list[Value], budget: int = 1500, width: int = 400) -> s
     parts: list[str] = []
     used = 0
     for i, v in enumerate(reversed(values)):  # keep the top of the stack
-        s = clip(show(v), width) if render_size(v) < 20 * width else f"<number of ~{render_size(v)} digits>"
+        s = show_short(v, width)
         used += len(s) + 2
         if used > budget and parts:
             parts.append(f"... {len(values) - i} more below")

@@ -10,7 +10,7 @@ operand can be detected for free (IndexError) and reported as StackUnderflow.
 Budgets besides the spec's limits (documented choices):
 - output: the printed text may total at most ``max_output`` characters;
 - strings: at most ``max_digits`` characters (both reported as NumberTooLarge);
-- time: ``max_seconds`` of wall time, checked every 4096 steps, reported as
+- time: ``max_seconds`` of wall time, checked every 1024 steps, reported as
   StepLimitExceeded; it only matters for programs doing heavy big-number work.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .stackvm_num import (VMFault, check_size, describe, norm, power, render, re
                           round_to, square_root)
 from .stackvm_parse import Instr
 
-CHECK_EVERY = 4096
+CHECK_EVERY = 1024
 TRACE_HEAD = 1000
 TRACE_TAIL = 1000
 TRACE_TOP = 16  # stack values kept per trace step (the top ones)

@@ -127,7 +127,7 @@ def check_size(v: int | Fraction, limit: int, max_digits: int) -> int | Fraction
 
 
 def _too_large(max_digits: int, bits: float) -> str:
-    about = int(bits * LOG10_2)
+    about = int(bits * LOG10_2) + 1
     return (f"would make a number of about {about} digits, expected at most "
             f"{max_digits} digits (numerator and denominator)")
 

@@ -140,7 +140,7 @@ def _skip_token(line: str, j: int) -> int:
 
 def read_number(text: str, max_digits: int) -> tuple[str, Any]:
     """("ok", value) | ("ParseError"/"NumberTooLarge", message) for a word."""
-    if len(text) < 19 and text.isdigit() and text.isascii():
+    if len(text) <= min(18, max_digits) and text.isdigit() and text.isascii():
         return "ok", int(text)
     m = NUMBER_RE.match(text)
     if not m:

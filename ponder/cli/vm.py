@@ -53,7 +53,7 @@ def _read_program(args) -> str:
 
 
 def _vm(args) -> int:
-    from ..tools.stackvm import render, run, trace_line
+    from ..tools.stackvm import Renderer, run, trace_line
 
     program = _read_program(args)
     for name in ("max_steps", "max_stack", "max_digits"):
@@ -74,8 +74,9 @@ def _vm(args) -> int:
                 out.write(trace_line(t, width=200) + "\n")
     for line in res.output:
         out.write(line + "\n")
-    for v in res.stack:
-        out.write(render(v) + "\n")
+    render = Renderer()
+    for text in [render(v) for v in reversed(res.stack)][::-1]:  # the top gets the budget first
+        out.write(text + "\n")
     out.flush()
     if res.error is not None:
         print(f"error: {res.error.type}: {res.error.message}", file=sys.stderr)
