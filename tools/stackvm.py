@@ -134,10 +134,12 @@ def trace_dict(t: TraceStep, renderer: Renderer | None = None) -> dict[str, Any]
             "stack": [r(v) for v in t.top], "depth": t.depth}
 
 
-def trace_line(t: TraceStep, width: int = 60) -> str:
-    """``step 3  line 2  sub  -> [5, 3]`` (the stack after the step, bottom first)."""
-    vals = [show_short(v, width) for v in t.top]
-    more = f"... {t.depth - len(t.top)} more, " if t.depth > len(t.top) else ""
+def trace_line(t: TraceStep, width: int = 60, values: int = TRACE_TOP) -> str:
+    """``step 3  line 2  sub  -> [5, 3]`` (the stack after the step, bottom first;
+    at most ``values`` values from the top, each clipped to about ``width``)."""
+    top = t.top[-values:]
+    vals = [show_short(v, width) for v in top]
+    more = f"... {t.depth - len(top)} more, " if t.depth > len(top) else ""
     return f"step {t.step}  line {t.line}  {t.instruction}  -> [{more}{', '.join(vals)}]"
 
 
@@ -196,7 +198,7 @@ def clip(s: str, width: int) -> str:
     return s if len(s) <= width else f"{s[: width // 2]}...{s[-(width // 4):]} ({len(s)} chars)"
 
 
-def _show_values(values: list[Value], budget: int = 1500, width: int = 400) -> str:
+def _show_values(values: list[Value], budget: int = 600, width: int = 300) -> str:
     parts: list[str] = []
     used = 0
     for i, v in enumerate(reversed(values)):  # keep the top of the stack
@@ -229,7 +231,8 @@ class VMTool:
         "required": ["program"],
         "additionalProperties": False,
     }
-    max_trace_lines = 40
+    max_trace_lines = 30  # trace lines in one observation (first third, then the last ones)
+    max_chars = 4000  # the whole observation
 
     def __init__(self, **limits: Any):
         self.limits = limits  # passed to run(): max_steps, max_stack, max_digits, ...
@@ -243,29 +246,47 @@ class VMTool:
         return self.observe(res, trace=bool(trace))
 
     def observe(self, res: VMResult, trace: bool = False) -> str:
+        """The observation: error (if any), output, stack, then the trace.
+
+        Bounded: the stack and the output show the top/first values within
+        ~600 characters each; the trace keeps its first and last steps within
+        ``max_trace_lines`` and the whole text within ``max_chars``."""
         lines: list[str] = []
+        if res.error is not None:
+            lines.append(f"error {res.error.type}: {clip(res.error.message, 1500)}")
         if res.output:
-            shown = res.output[:20]
-            lines.append("output: " + " | ".join(clip(o, 300) for o in shown)
-                         + (f" | ... {len(res.output) - 20} more" if len(res.output) > 20 else ""))
+            shown, used = [], 0
+            for o in res.output:
+                shown.append(clip(o, 200))
+                used += len(shown[-1]) + 3
+                if used > 600:
+                    break
+            rest = len(res.output) - len(shown)
+            lines.append("output: " + " | ".join(shown) + (f" | ... {rest} more" if rest else ""))
         if res.error is None:
             lines.append(f"stack: {_show_values(res.stack)}  ({res.steps} steps)")
-        else:
-            e = res.error
-            lines.insert(0, f"error {e.type}: {clip(e.message, 1200)}")
-            if not e.problems:
-                lines.append(f"stack at the error: {_show_values(e.stack)}")
-                if not trace:
-                    lines.append("(run again with trace=true to see the stack after each step)")
+        elif not res.error.problems:
+            lines.append(f"stack at the error: {_show_values(res.error.stack)}")
+            if not trace:
+                lines.append("(run again with trace=true to see the stack after each step)")
         if trace and res.trace:
-            lines.append("trace (stack after each step, bottom first):")
-            steps = [trace_line(t) for t in res.trace]
+            steps = [trace_line(t, width=40, values=6) for t in res.trace]
+            total = res.steps if res.error is None or not res.error.problems else 0
             k = self.max_trace_lines
-            if len(steps) > k or res.trace_omitted:
-                hidden = len(steps) - k + res.trace_omitted
-                steps = steps[: k // 3] + [f"... {hidden} steps not shown ..."] + steps[-(k - k // 3):]
+            room = self.max_chars - sum(len(x) + 1 for x in lines) - 100
+            while k > 6 and (len(steps) > k and sum(map(len, steps[:k])) > room
+                             or len(steps) <= k and sum(map(len, steps)) > room):
+                k -= 3
+            if len(steps) > k:
+                head = k // 3
+                hidden = max(total, len(steps)) - k
+                steps = steps[:head] + [f"... {hidden} steps not shown ..."] + steps[-(k - head):]
+            lines.append("trace (stack after each step, bottom first):")
             lines.extend(steps)
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if len(text) > self.max_chars:
+            text = text[: self.max_chars] + " ..."
+        return text
 
 
 __all__ = ["run", "VMResult", "VMError", "VMTool", "ERROR_TYPES", "TraceStep", "Problem"]

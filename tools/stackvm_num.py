@@ -78,6 +78,8 @@ def render(v: int | Fraction | str) -> str:
     if type(v) is str:
         return v
     n, d = v.numerator, v.denominator
+    if d == 1:
+        return int_str(n)
     places = decimal_places(d)
     if places is None:
         return f"{int_str(n)}/{int_str(d)}"
