@@ -14,9 +14,11 @@ changes its course is raised from where it is noticed:
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 
 class Replan(Exception):
@@ -69,3 +71,55 @@ class Budget:
 
     def steps_left(self, steps: int) -> bool:
         return steps < self.max_steps
+
+
+_DONE = object()
+
+
+def run_streaming(work: Callable[[Callable[[Any], None]], None], stop: Callable[[], None]) -> Iterator[Any]:
+    """Run ``work(emit)`` in a worker thread and yield what it emits, with
+    generator semantics: ``emit`` returns only once the consumer asks for the
+    next item, so the run never gets ahead of the one reading its events.
+
+    If the consumer leaves early (break, or an exception in its loop body),
+    ``stop()`` is called and the worker finishes on its own. Ctrl-C while
+    waiting for an item calls ``stop()`` and keeps reading until the end.
+    An exception raised by ``work`` is re-raised in the consumer.
+    """
+    items: queue.SimpleQueue = queue.SimpleQueue()
+    taken = threading.Semaphore(0)
+    detached = threading.Event()
+
+    def emit(item: Any) -> None:
+        items.put(item)
+        while not detached.is_set() and not taken.acquire(timeout=0.05):
+            pass
+
+    def target() -> None:
+        try:
+            work(emit)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            items.put(e)
+        finally:
+            items.put(_DONE)
+
+    worker = threading.Thread(target=target, name="ponder-agent", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                item = items.get()
+            except KeyboardInterrupt:
+                stop()
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            taken.release()
+    finally:
+        detached.set()
+        if worker.is_alive():
+            stop()
+        worker.join()

@@ -22,7 +22,6 @@ Choices where the spec is silent:
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import FormatError, ModelError, UsageError
 from . import phases
-from .control import Budget, BudgetExhausted, Interrupted, Replan
+from .control import Budget, BudgetExhausted, Interrupted, Replan, run_streaming
 from .events import Event
 from .models.base import Model, Usage
 from .prompting import instruction, observation_block, system_prompt
@@ -42,7 +41,6 @@ DEFAULTS: dict[str, Any] = dict(
     gpu_layers=None, n_ctx=None, store=None, collection="ponder", search_backend=None,
     corpus=None, trace=None, temperature=0.0, on_event=None, tool_timeout=60.0,
     observation_chars=1500, critique_rounds=2, verify_rounds=2, max_replans=3)
-_DONE = object()
 
 
 @dataclass
@@ -168,31 +166,13 @@ class Agent:
 
     # -- running: a worker thread feeds a queue that stream() yields from ------
     def _stream(self, task: str, feedback: str | None) -> Iterator[Event]:
-        if not self._busy.acquire(blocking=False):
-            raise UsageError("this agent is already running a task")
-        self._stop.clear()
-        out: queue.SimpleQueue = queue.SimpleQueue()
-
-        def work() -> None:
-            try:
-                self._session(task, feedback, out.put)
-            except BaseException as e:  # a bug, or an on_event callback's error: re-raised below
-                out.put(e)
-            finally:
-                out.put(_DONE)
-
         def gen() -> Iterator[Event]:
-            worker = threading.Thread(target=work, name="ponder-agent", daemon=True)
+            if not self._busy.acquire(blocking=False):
+                raise UsageError("this agent is already running a task")
+            self._stop.clear()
             try:
-                worker.start()
-                while (item := _get(out, self.stop)) is not _DONE:
-                    if isinstance(item, BaseException):
-                        raise item
-                    yield item
+                yield from run_streaming(lambda emit: self._session(task, feedback, emit), self.stop)
             finally:
-                if worker.is_alive():  # the consumer left early
-                    self.stop()
-                worker.join()
                 self._busy.release()
         return gen()
 
@@ -341,7 +321,7 @@ class Agent:
     def _observations(self) -> int:
         return self.transcript.observations if self.transcript else 0
 
-    def _emit(self, kind: str, **content: Any) -> Event:
+    def _emit(self, kind: str, /, **content: Any) -> Event:
         event = Event(kind, self._r.steps, content)
         self._r.events.append(event)
         if self.options["trace"]:
@@ -352,11 +332,3 @@ class Agent:
         self._put(event)
         return event
 
-
-def _get(out: queue.SimpleQueue, stop: Callable[[], None]) -> Any:
-    """Next item; Ctrl-C asks the run to stop and keeps draining."""
-    while True:
-        try:
-            return out.get()
-        except KeyboardInterrupt:
-            stop()
