@@ -200,7 +200,7 @@ class Machine:
             st[-1] = big(norm(r))
             return pc + 1
 
-        def rational(f):  # results bounded by their operands' sizes still get checked
+        def rational(f):  # idiv, mod, min, max: numbers only; results checked all the same
             def op(pc):
                 b = st[-1]
                 a = st[-2]
@@ -213,25 +213,14 @@ class Machine:
                 return pc + 1
             return op
 
-        def compare(f, text_ok=True):
+        def compare(f):  # numbers with numbers, strings with strings
             def op(pc):
                 b = st[-1]
                 a = st[-2]
-                if (type(a) is str) is not (type(b) is str) or (not text_ok and type(a) is str):
+                if (type(a) is str) is not (type(b) is str):
                     raise TypeError
                 del st[-1]
                 st[-1] = 1 if f(a, b) else 0
-                return pc + 1
-            return op
-
-        def pick(f):  # min / max
-            def op(pc):
-                b = st[-1]
-                a = st[-2]
-                if type(a) is str or type(b) is str:
-                    raise TypeError
-                del st[-1]
-                st[-1] = f(a, b)
                 return pc + 1
             return op
 
@@ -248,19 +237,14 @@ class Machine:
             del st[-1]
             return pc + 1
 
-        def dup(pc):
-            x = st[-1]
-            if len(st) >= max_stack:
-                raise overflow()
-            append(x)
-            return pc + 1
-
-        def over(pc):
-            x = st[-2]
-            if len(st) >= max_stack:
-                raise overflow()
-            append(x)
-            return pc + 1
+        def copy(depth):  # dup (1), over (2)
+            def op(pc):
+                x = st[-depth]
+                if len(st) >= max_stack:
+                    raise overflow()
+                append(x)
+                return pc + 1
+            return op
 
         def swap(pc):
             st[-1], st[-2] = st[-2], st[-1]
@@ -336,12 +320,12 @@ class Machine:
             return pc + 1
 
         table: dict[str, Callable[[int], int]] = {
-            "pop": pop, "drop": pop, "dup": dup, "swap": swap, "over": over, "rot": rot,
+            "pop": pop, "drop": pop, "dup": copy(1), "swap": swap, "over": copy(2), "rot": rot,
             "clear": clear, "depth": depth, "add": add,
             "sub": binop(lambda a, b: a - b), "mul": binop(lambda a, b: a * b),
             "div": div, "idiv": rational(lambda a, b: a // b), "mod": rational(lambda a, b: a % b),
             "pow": pow_, "neg": unary(lambda x: -x), "abs": unary(abs), "sqrt": sqrt,
-            "min": pick(min), "max": pick(max),
+            "min": rational(min), "max": rational(max),
             "eq": compare(lambda a, b: a == b), "ne": compare(lambda a, b: a != b),
             "lt": compare(lambda a, b: a < b), "le": compare(lambda a, b: a <= b),
             "gt": compare(lambda a, b: a > b), "ge": compare(lambda a, b: a >= b),
