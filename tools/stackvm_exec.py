@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any, Callable
 
@@ -35,6 +36,11 @@ ARITY = {"pop": 1, "drop": 1, "dup": 1, "swap": 2, "over": 2, "rot": 3, "clear":
          "neg": 1, "abs": 1, "sqrt": 1, "round": 1, "not": 1, "store": 1, "jz": 1, "jnz": 1,
          "print": 1, "push": 0, "load": 0, "jmp": 0, "halt": 0}
 TEXT_OK = {"add", "eq", "ne", "lt", "le", "gt", "ge"}  # also work on two strings
+
+
+@lru_cache(maxsize=8)
+def _power_of_ten(k: int) -> int:
+    return 10 ** k  # 10**10000 costs about a millisecond: compute it once
 
 
 @dataclass
@@ -142,7 +148,7 @@ class Machine:
     def _compile(self) -> list[Callable[[int], int]]:
         st, variables, output = self.stack, self.vars, self.output
         max_stack, max_digits = self.lim.max_stack, self.lim.max_digits
-        LIM = 10 ** max_digits
+        LIM = _power_of_ten(max_digits)
         append = st.append
 
         def overflow():

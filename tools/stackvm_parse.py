@@ -52,7 +52,7 @@ class Problem:
     instruction: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Instr:
     op: str  # canonical lower-case name
     arg: Any  # literal value, label index, variable name, places, or None
@@ -60,7 +60,7 @@ class Instr:
     text: str  # as shown in traces: "push 3", "jmp loop", "add"
 
 
-@dataclass
+@dataclass(slots=True)
 class Token:
     kind: str  # "word", "string", "error"
     text: str
