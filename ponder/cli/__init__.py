@@ -24,6 +24,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
+    def _parse_optional(self, arg_string):  # type: ignore[override]
+        # Text with whitespace in it is never an option, even when it starts with "-"
+        # (argparse only knows that for spaces): a vm program like "-5\n2 add".
+        head = arg_string.split(None, 1)[0] if arg_string.strip() else arg_string
+        if head != arg_string and "=" not in head and head not in self._option_string_actions:
+            return None
+        return super()._parse_optional(arg_string)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
