@@ -19,6 +19,7 @@ def vm(capsys, *argv):
 def test_plain_prints_output_lines_then_the_stack(capsys):
     assert vm(capsys, '"hi" print 1 2 3 div') == (0, "hi\n1\n2/3\n", "")
     assert vm(capsys, "3", "4", "add") == (0, "7\n", "")  # words are joined
+    assert vm(capsys, "-5\n-2\nsub") == (0, "-3\n", "")  # not an option, though it starts with -
 
 
 def test_json_shape_is_exactly_the_spec(capsys):

@@ -74,6 +74,7 @@ class Machine:
         self.trace_head: list[TraceStep] = []
         self.trace_tail: deque[TraceStep] = deque(maxlen=TRACE_TAIL)
         self.fns = self._compile()
+        self.loops = any(ins.op in ("jmp", "jz", "jnz") for ins in code)
 
     # ------------------------------------------------------------------ loop
     def run(self, trace: bool = False) -> None:
@@ -88,8 +89,9 @@ class Machine:
             while pc < n:
                 if steps >= check:
                     if steps >= max_steps:
+                        hint = " (an endless loop?)" if self.loops else ""
                         raise VMFault("StepLimitExceeded", f"would be step {steps + 1}: expected "
-                                      f"at most {max_steps} steps (an endless loop?)")
+                                      f"at most {max_steps} steps{hint}")
                     if deadline is not None and time.monotonic() > deadline:
                         raise VMFault("StepLimitExceeded", f"is step {steps + 1} after "
                                       f"{self.lim.max_seconds:g} s: expected to finish within "
