@@ -135,4 +135,31 @@ def make_agent(args: argparse.Namespace, **overrides: Any):
             kw.pop(k, None)
     elif isinstance(kw.get("model"), str) and kw["model"].startswith("scripted:"):
         kw["model"] = load_model_from_args(args)
+    hook = telemetry_hook()
+    if hook is not None:
+        own = kw.get("on_event")
+        kw["on_event"] = hook if own is None else (lambda ev: (own(ev), hook(ev)))
     return Agent(**kw)
+
+
+_TELEMETRY: list = []  # [hook or None], computed once per process
+
+
+def telemetry_hook():
+    """OpenTelemetry spans when PONDER_OTEL=1 and the otel extra is installed.
+
+    Off (the default) costs one environment lookup: opentelemetry is never imported."""
+    if os.environ.get("PONDER_OTEL", "").strip().lower() not in ("1", "true", "yes", "on"):
+        return None
+    if not _TELEMETRY:
+        try:
+            from ..integrations.otel import cli_subscriber
+        except ImportError:
+            import sys
+
+            print("ponder: PONDER_OTEL is set but OpenTelemetry is not installed "
+                  "(pip install 'ponder[otel]'); running without spans", file=sys.stderr)
+            _TELEMETRY.append(None)
+        else:
+            _TELEMETRY.append(cli_subscriber())
+    return _TELEMETRY[0]
