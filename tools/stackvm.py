@@ -17,6 +17,19 @@ lists them all ("3 problems found before running (nothing ran): ...; ..."), and
 ``problems`` keeps each one. ``to_dict()`` keeps to the spec's keys (type,
 message, line, instruction, stack), so ``problems`` is Python-only.
 
+Choices where the spec is silent:
+- ``steps`` counts instructions that completed (a failing one is not counted;
+  at StepLimitExceeded it equals ``max_steps``); the error's ``stack`` (and the
+  final stack) is the stack just before the failing instruction;
+- ``instruction`` is the lower-case name (``push`` for a bare literal); for a
+  pre-run problem it is the offending token as written;
+- ``pow`` with a non-integer exponent is a DomainError; comparisons work on
+  two numbers or two strings, a mix is a TypeMismatch (``"1" 1 eq`` too);
+- extra budgets, all reported with spec types: strings longer than
+  ``max_digits`` and more than ``max_output`` printed characters are
+  NumberTooLarge; more than ``max_seconds`` of wall time is StepLimitExceeded;
+- label and variable names are case-sensitive (see stackvm_parse for parsing).
+
 ``VMTool`` is the tool the agent calls (``name = "vm"``); its description
 lives in prompts/vm_tool.yaml.
 """
