@@ -30,7 +30,8 @@ def chat(args: argparse.Namespace) -> int:
     parse_tools(args.tools)
     store = SessionStore(args.db)
     try:
-        print("loading the model...", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():
+            print("loading the model...", file=sys.stderr, flush=True)
         model = load_model_from_args(args)
         agent = make_agent(args, model=model)
         session_id = store.last_session() if args.cont else None
