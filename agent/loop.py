@@ -181,7 +181,7 @@ class Agent:
         self._put, self._budget = put, Budget(self.options["max_steps"], self.options["max_tokens"],
                                               self.options["timeout"], stop_flag=self._stop)
         self._seen: dict[str, int] = {}
-        self._replans, self._no_tools = 0, ""
+        self._replans, self._no_tools, self._repeated = 0, "", False
         start = time.monotonic()
         try:
             if feedback is not None:
@@ -271,7 +271,13 @@ class Agent:
 
     def _call_tool(self, act: phases.Action) -> None:
         if act.key in self._seen:
-            raise Replan(instruction("repeat", tool=act.tool, n=self._seen[act.key]))
+            note = instruction("repeat", tool=act.tool, n=self._seen[act.key])
+            if not self._repeated:  # the first repeat forces a replan, a second one an answer
+                self._repeated = True
+                raise Replan(note)
+            self._emit("replan", reason=note, replans=self._replans)
+            self._no_tools = f"{note} Stop calling tools."
+            return
         self._r.steps += 1
         self._emit("tool_call", tool=act.tool, args=act.args)
         timeout = self.options["tool_timeout"]

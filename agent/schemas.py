@@ -20,13 +20,13 @@ from typing import Any, Sequence
 
 from ..tools.base import bound_strings
 
-GOAL_CHARS = 160
-STEP_CHARS = 100
-MAX_STEPS_IN_PLAN = 5
-NOTE_CHARS = 160
+GOAL_CHARS = 120
+STEP_CHARS = 80
+MAX_STEPS_IN_PLAN = 4
+NOTE_CHARS = 120
 ANSWER_CHARS = 400
-MAX_CITES = 5
-MAX_ISSUES = 3
+MAX_CITES = 4
+MAX_ISSUES = 2
 ANSWER = "answer"  # the plan-step "tool" for the final answer step
 
 

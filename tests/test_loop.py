@@ -176,13 +176,28 @@ def test_repeated_identical_call_forces_a_replan_not_a_repeat():
     assert r.ok
 
 
-def test_repeats_after_replans_are_spent_force_an_answer():
+def test_a_second_repeat_forces_an_answer():
     a, m = agent([plan("calc"), call("3 1"), call("3 1"), plan("calc"), call("3 1"),
-                  answer("2", 1)], introspect="off", max_replans=1)
+                  answer("2", 1)], introspect="off")
     r = a.run("t")
-    assert CALLS == ["3 1"] and types(r).count("replan") == 2
+    assert CALLS == ["3 1"] and types(r).count("replan") == 2 and types(r).count("plan") == 2
     assert set(m.calls[-1]["schema"]["properties"]) == {"answer", "cites"}
+    assert "Stop calling tools" in m.calls[-1]["messages"][-1]["content"]
     assert r.answer == "2" and r.stop_reason == "answered"
+
+
+def test_replans_are_bounded():
+    bad = {"step_ok": False, "note": "no", "plan_ok": False}
+    outs = [plan("calc")]
+    for i in range(3):
+        outs += [call(f"{i} 1"), bad, plan("calc")]
+    outs += [call("9 1"), bad, answer("7", 4)]
+    a, m = agent(outs, introspect="plan", critique_rounds=0, max_replans=3)
+    r = a.run("t")
+    assert types(r).count("replan") == 4 and types(r).count("plan") == 4
+    assert "keeps failing" in m.calls[-1]["messages"][-1]["content"]
+    assert set(m.calls[-1]["schema"]["properties"]) == {"answer", "cites"}
+    assert r.answer == "7" and r.steps == 4 and m.remaining == 0
 
 
 def test_max_steps_forces_a_final_answer_and_ends_with_the_reason():
