@@ -123,6 +123,11 @@ class PlainRenderer:
         elif t == "answer":
             self._p(f"answer: {c.get('answer', '')}")
         elif t == "final":
+            plan = c.get("plan") or []
+            if plan:
+                self._p(f"plan: {sum(1 for s in plan if s.get('done'))}/{len(plan)} done")
+                for line in checklist(plan):
+                    self._p("  " + line)
             if self.show_final:
                 self._p(f"-- {stats(c)}")
         elif t != "task":

@@ -123,3 +123,28 @@ def test_piped_input_and_continue(tmp_path, slow_script):
     p = subprocess.run([PONDER, "chat", "--continue", "--model", slow_script, "--tools", "vm"],
                        input="/quit\n", capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0 and "continued, 1 lesson(s)" in p.stdout
+
+
+def test_a_crash_loses_no_finished_turn(tmp_path):
+    """SIGKILL the REPL during its second task: the first turn is in the database."""
+    import signal
+    import subprocess
+    import time
+
+    spec = tmp_path / "auto.json"
+    spec.write_text(json.dumps({"answers": {"France": "Paris"}, "default": "no idea", "delay": 0.5}))
+    home = tmp_path / "home"
+    p = subprocess.Popen([PONDER, "chat", "--model", f"scripted:{spec}", "--tools", "vm"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                         env={**os.environ, "PONDER_HOME": str(home)})
+    try:
+        p.stdin.write("What is the capital of France?\nAnd of Spain?\n")
+        p.stdin.flush()
+        seen = ""
+        while "tokens" not in seen:  # the first turn has ended
+            seen += p.stdout.readline()
+        time.sleep(0.7)  # the second turn is under way
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.wait(timeout=30)
+    assert turns(home) == [("task", "What is the capital of France?")]
