@@ -205,7 +205,7 @@ def test_dead_port_fails_fast_with_a_hint():
     m = OpenAIServerModel(base_url=f"http://127.0.0.1:{free_port()}", retries=2, backoff=0.01)
     t0 = time.monotonic()
     with pytest.raises(ModelError) as e:
-        m.complete(ASK)
+        m.complete(ASK)  # "default" first asks GET /models: that fails, with the same message
     assert time.monotonic() - t0 < 5
     msg = str(e.value)
     assert "cannot reach the model server" in msg and "llama_cpp.server" in msg
@@ -254,7 +254,8 @@ def test_stream_usage_and_errors(stub):
     sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
     s = stub([(200, sse.encode(), {"content-type": "text/event-stream"}),
               (200, b'data: {"error": {"message": "slot died"}}\n\n',
-               {"content-type": "text/event-stream"})])
+               {"content-type": "text/event-stream"}),
+              canned("whole", {"prompt_tokens": 3, "completion_tokens": 1})])
     m = OpenAIServerModel(base_url=s.base, model="x", retries=0, api_key="k")
     got: list[str] = []
     out = m.complete(ASK, on_text=got.append)
@@ -263,6 +264,9 @@ def test_stream_usage_and_errors(stub):
     assert s.bodies[0]["stream"] is True
     with pytest.raises(ModelError, match="slot died"):
         m.complete(ASK, on_text=got.append)
+    got.clear()  # a server that ignores "stream" and answers with one JSON body
+    out = m.complete(ASK, on_text=got.append)
+    assert got == ["whole"] and out.text == "whole" and out.usage.completion_tokens == 1
 
 
 def test_base_url_normalization():
@@ -270,3 +274,11 @@ def test_base_url_normalization():
     assert normalize_base_url("http://h:8080/v1/") == "http://h:8080/v1"
     assert normalize_base_url("localhost:11434") == "http://localhost:11434/v1"
     assert normalize_base_url("https://x.org/openai/v1") == "https://x.org/openai/v1"
+
+
+def test_default_name_without_models_endpoint(stub):
+    s = stub([(404, {"detail": "Not Found"}, {}), canned('{"color": "red"}')])
+    m = OpenAIServerModel(base_url=s.base, retries=0)
+    out = m.complete(ASK, schema=SCHEMAS["enum"][0])
+    assert out.data == {"color": "red"} and m.name == "default"
+    assert s.bodies[1]["model"] == "default"

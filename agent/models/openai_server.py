@@ -126,20 +126,25 @@ class OpenAIServerModel:
     # -- helpers ---------------------------------------------------------------
     def list_models(self) -> list[str]:
         """The model ids the server lists (``GET /models``)."""
-        resp = self._request("GET", "/models")
-        data = _json(resp)
-        return [m.get("id", "") for m in (data.get("data") or data.get("models") or [])
+        try:
+            return self._model_ids()
+        except _Rejected as e:
+            raise ModelError(e.describe(self.base_url)) from None
+
+    def _model_ids(self) -> list[str]:
+        data = list(self._call("GET", "/models"))[0]
+        return [str(m.get("id", "")) for m in data.get("data") or data.get("models") or []
                 if isinstance(m, dict)]
 
     def _resolve_model(self) -> None:
         if self._resolved:
             return
+        try:  # an unreachable server raises here, once, with the usual message
+            ids = self._model_ids()
+        except _Rejected:
+            ids = []  # a server without /models takes whatever name we send
         self._resolved = True
-        try:
-            ids = [i for i in self.list_models() if i]
-        except ModelError:
-            return  # a server without /models takes whatever name we send
-        if ids:
+        if ids and ids[0]:
             self.model = ids[0]
 
     # -- the Model protocol ----------------------------------------------------
@@ -201,25 +206,19 @@ class OpenAIServerModel:
     # -- HTTP ------------------------------------------------------------------
     def _send(self, body: dict, on_text: OnText | None):
         """One completion: ``(text, finish_reason, usage, timings, n_deltas)``."""
-        if not body.get("stream"):
-            data = _json(self._request("POST", "/chat/completions", json=body))
-            choice = _first_choice(data, self.base_url)
-            text = (choice.get("message") or {}).get("content") or ""
-            return (text, _finish(choice.get("finish_reason")), data.get("usage"),
-                    data.get("timings"), None)
-        return self._stream(body, on_text)
-
-    def _stream(self, body: dict, on_text: OnText | None):
         pieces: list[str] = []
-        finish, usage, timings, deltas = "stop", None, None, 0
-        for event in self._events(body):
+        finish, usage, timings, deltas, answered = "stop", None, None, 0, False
+        for event in self._call("POST", "/chat/completions", body):
             if event.get("error"):
-                raise ModelError(f"the model server at {self.base_url} failed mid-stream: "
+                raise ModelError(f"the model server at {self.base_url} failed: "
                                  f"{_error_text(event)}")
             usage = event.get("usage") or usage
             timings = event.get("timings") or timings
-            for choice in event.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content") or ""
+            for choice in (event.get("choices") or [])[:1]:
+                answered = True
+                # a stream chunk has a delta; a whole answer (no stream) a message
+                part = choice.get("delta") or choice.get("message") or {}
+                piece = part.get("content") or ""
                 if piece:
                     deltas += 1
                     pieces.append(piece)
@@ -227,14 +226,19 @@ class OpenAIServerModel:
                         on_text(piece)
                 if choice.get("finish_reason"):
                     finish = _finish(choice["finish_reason"])
-        return "".join(pieces), finish, usage, timings, deltas
+        if not answered:
+            raise ModelError(f"the model server at {self.base_url} sent no choices")
+        return "".join(pieces), finish, usage, timings, (deltas if body.get("stream") else None)
 
-    def _events(self, body: dict) -> Iterator[dict]:
-        """The JSON payloads of a chat-completion SSE stream."""
-        url = self.base_url + "/chat/completions"
+    def _call(self, method: str, path: str, body: dict | None = None) -> Iterator[dict]:
+        """JSON objects from the server: one for a JSON answer, each ``data:``
+        payload for an event stream. Retries (see the module doc); an error
+        status that is not retried raises ``_Rejected``."""
+        url = self.base_url + path
+        sent_any = False
         for attempt in range(self.retries + 1):
             try:
-                with self._client.stream("POST", url, json=body) as resp:
+                with self._client.stream(method, url, json=body) as resp:
                     if resp.status_code >= 400:
                         resp.read()
                         err = _Rejected.from_response(resp)
@@ -243,36 +247,27 @@ class OpenAIServerModel:
                             self._sleep(attempt, resp)
                             continue
                         raise err
+                    if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                        resp.read()
+                        sent_any = True
+                        yield _json(resp)
+                        return
                     for line in resp.iter_lines():
-                        if not line.startswith("data:"):
-                            continue
-                        payload = line[5:].strip()
+                        payload = line[5:].strip() if line.startswith("data:") else ""
                         if payload == "[DONE]":
                             return
-                        try:
-                            yield json.loads(payload)
-                        except json.JSONDecodeError:
-                            raise ModelError(f"the model server at {self.base_url} sent a "
-                                             f"malformed stream event: {payload[:200]}") from None
+                        if payload:
+                            try:
+                                event = json.loads(payload)
+                            except json.JSONDecodeError:
+                                raise ModelError(f"the model server at {url} sent a malformed "
+                                                 f"stream event: {payload[:200]}") from None
+                            sent_any = True
+                            yield event
                     return
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                if attempt < self.retries:
-                    self._sleep(attempt, None)
-                    continue
-                raise ModelError(self._unreachable(e)) from None
-            except httpx.TimeoutException:
-                raise ModelError(self._timed_out()) from None
-            except httpx.HTTPError as e:
-                raise ModelError(f"the model server at {self.base_url} broke off the stream: "
-                                 f"{e}") from None
-
-    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """A request with retries; a non-retryable error status raises ``_Rejected``."""
-        url = self.base_url + path
-        for attempt in range(self.retries + 1):
-            try:
-                resp = self._client.request(method, url, **kw)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as e:
+                if sent_any and isinstance(e, httpx.RemoteProtocolError):
+                    raise ModelError(f"the model server at {url} broke off: {e}") from None
                 if attempt < self.retries:
                     self._sleep(attempt, None)
                     continue
@@ -280,17 +275,7 @@ class OpenAIServerModel:
             except httpx.TimeoutException:
                 raise ModelError(self._timed_out()) from None
             except httpx.HTTPError as e:
-                raise ModelError(f"the request to the model server at {url} failed: {e}") from None
-            if resp.status_code < 400:
-                return resp
-            err = _Rejected.from_response(resp)
-            if resp.status_code in _RETRY_STATUS and not err.about_format and attempt < self.retries:
-                self._sleep(attempt, resp)
-                continue
-            if method == "GET":
-                raise ModelError(err.describe(self.base_url))
-            raise err
-        raise AssertionError("unreachable")
+                raise ModelError(f"the model server at {url} broke off: {e}") from None
 
     def _sleep(self, attempt: int, resp: httpx.Response | None) -> None:
         delay = self.backoff * (2 ** attempt)
@@ -355,15 +340,6 @@ def _json(resp: httpx.Response) -> dict:
         raise ModelError(f"the model server at {resp.request.url} sent unexpected JSON: "
                          f"{str(data)[:200]}")
     return data
-
-
-def _first_choice(data: dict, base_url: str) -> dict:
-    if data.get("error"):
-        raise ModelError(f"the model server at {base_url} failed: {_error_text(data)}")
-    choices = data.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
-        raise ModelError(f"the model server at {base_url} sent no choices: {str(data)[:200]}")
-    return choices[0]
 
 
 def _error_text(data: Any) -> str:
