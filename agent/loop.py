@@ -307,9 +307,11 @@ class Agent:
         """Append ``text``, call the model under ``schema``, append its reply."""
         t = self.transcript
         assert t is not None
+        self._budget.check(self._r.usage.completion_tokens)  # before the instruction is added
         t.say(text)
         for attempt in (1, 2):
-            self._budget.check(self._r.usage.completion_tokens)
+            if attempt == 2:
+                self._budget.check(self._r.usage.completion_tokens)
             messages = t.request()
             try:
                 c = self.model.complete(messages, schema=schema, max_tokens=None,

@@ -211,12 +211,17 @@ def test_max_steps_forces_a_final_answer_and_ends_with_the_reason():
 
 
 def test_max_tokens_ends_the_run_with_the_best_answer_so_far():
-    a, m = agent([plan("calc", "answer"), ACCEPT, call("1 1"), OK, answer("0", 1),
-                  {"problem": "check", "verdict": "revise"}, call("2 2"), OK], max_tokens=60)
+    outs = [plan("calc", "answer"), ACCEPT, call("1 1"), OK, answer("0", 1),
+            {"problem": "check", "verdict": "revise"}, call("2 2"), OK, answer("1", 2)]
+    a, m = agent(outs, max_tokens=150)  # the answer's call crosses 150 completion tokens
     r = a.run("t")
-    assert r.stop_reason == "max_tokens" and r.usage.completion_tokens >= 60
-    assert r.answer is not None or r.events[-2].type == "budget"
-    assert r.events[-2].type == "budget" and not r.ok and m.remaining > 0
+    assert (r.stop_reason, r.answer, r.ok) == ("max_tokens", "0", False)
+    assert r.usage.completion_tokens >= 150 and m.remaining == 4
+    assert r.events[-2].type == "budget" and "150 completion tokens" in r.events[-2].message
+    small, _ = agent(outs, max_tokens=10)
+    r = small.run("t")
+    assert (r.stop_reason, r.answer) == ("max_tokens", None)
+    assert [e.type for e in r.events] == ["task", "plan", "budget", "final"]
 
 
 def test_timeout_ends_the_run_cleanly():
