@@ -42,7 +42,9 @@ def lltokenizer_for(llama: Any):
     """
     import ctypes
 
-    import llama_cpp
+    from .native import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
     from llguidance import LLTokenizer
 
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
@@ -213,7 +215,8 @@ def decode(
     ``ignore_eos`` (free decoding only) bans the stop tokens, for benchmarks
     that need a fixed number of tokens.
     """
-    import llama_cpp
+    from .native import import_llama_cpp
+    llama_cpp = import_llama_cpp()
 
     n_vocab = llama.n_vocab()
     pool = _Worker.pool() if (overlap and constraint is not None) else None

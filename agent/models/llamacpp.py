@@ -45,7 +45,8 @@ def default_threads() -> int:
 
 def train_ctx(path: Path) -> int | None:
     """The model's training context length, read with a vocab-only load."""
-    import llama_cpp
+    from .native import import_llama_cpp
+    llama_cpp = import_llama_cpp()
 
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
@@ -64,7 +65,8 @@ class LlamaCppModel:
     def __init__(self, path: str | os.PathLike, *, gpu_layers: int | None = None,
                  n_ctx: int | None = None, n_threads: int | None = None, seed: int = 0,
                  verbose: bool = False, name: str | None = None):
-        import llama_cpp
+        from .native import import_llama_cpp
+        llama_cpp = import_llama_cpp()
         from llama_cpp import llama_chat_format
 
         from . import constrained
@@ -108,7 +110,9 @@ class LlamaCppModel:
         if out is None:
             import ctypes
 
-            import llama_cpp
+            from .native import import_llama_cpp
+
+            llama_cpp = import_llama_cpp()
 
             buf = ctypes.create_string_buffer(256)
             n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, 256, 0, False)

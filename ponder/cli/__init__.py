@@ -57,6 +57,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        _pin_native_runtime(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
@@ -75,6 +76,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _pin_native_runtime(argv: list[str]) -> None:
+    """Pin llama.cpp's C++ runtime first (see ponder.agent.models.native); if something
+    loaded another one already, re-execute once with the right LD_PRELOAD."""
+    from ..agent.models.native import LlamaRuntimeMismatch, ensure_llama_runtime
+
+    try:
+        ensure_llama_runtime()
+    except LlamaRuntimeMismatch as e:
+        if os.environ.get("PONDER_REEXEC") or __name__ != "ponder.cli":
+            raise
+        env = dict(os.environ, PONDER_REEXEC="1",
+                   LD_PRELOAD=":".join(filter(None, [e.preload, os.environ.get("LD_PRELOAD")])))
+        os.execve(sys.executable, [sys.executable, "-m", "ponder", *argv], env)
 
 
 def entry() -> None:  # pragma: no cover - console script shim
