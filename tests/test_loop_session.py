@@ -127,3 +127,23 @@ def test_system_prompt_holds_the_seed_examples_for_the_tools_it_has():
     text = system_prompt([VMTool()])
     assert "EXAMPLE 1 (tools: vm)" in text and "PHASE lesson" in text and "CEO of AMD" not in text
     assert "Tools:\n- vm:" in text
+
+
+def test_multi_hop_search_on_the_example_corpus():
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
+    steps = [{"do": "search the CEO", "tool": "search"}, {"do": "search education", "tool": "search"},
+             {"do": "answer", "tool": "answer"}]
+    model = ScriptedModel([
+        {"goal": "CEO of AMD and education", "steps": steps}, ACCEPT,
+        {"tool": "search", "args": {"query": "current CEO of AMD"}}, OK,
+        {"tool": "search", "args": {"query": "Lisa Su education"}}, OK,
+        {"answer": "Lisa Su; BS, MS and PhD in electrical engineering from MIT", "cites": [1, 2]},
+        VERIFIED])
+    agent = Agent(model=model, tools=["search"], search_backend="local", corpus=str(corpus))
+    r = agent.run("Who is the current CEO of AMD, what education do they have, where did they study?")
+    obs = [e.text for e in r.events if e.type == "observation"]
+    assert len(obs) == 2 and "Lisa Su" in obs[0] and "Lisa Su" in obs[1]
+    assert "EXAMPLE 1 (tools: search)" in model.calls[0]["messages"][0]["content"]
+    assert r.ok and r.steps == 2 and r.cites == [1, 2]
