@@ -8,8 +8,8 @@ constraint as ``response_format``. Two forms exist in the wild:
 - ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``
   (OpenAI's form; llama-server, vLLM, Ollama >= 0.5);
 - ``{"type": "json_object", "schema": {...}}`` (llama-cpp-python's server,
-  which refuses the first form with a validation error; llama-server takes
-  both).
+  which refuses the first form with a validation error sent as status 500;
+  llama-server takes both).
 The first form is tried first; an error response that names
 ``response_format``/``json_schema`` switches to the second, and the choice is
 remembered per base URL for the life of the process (no extra probe request).
