@@ -40,7 +40,7 @@ from .read import SUFFIXES, defang, load_file, tool_text
 DEFAULT_COLLECTION = "ponder"
 CHUNK_SIZE = 600
 CHUNK_OVERLAP = 80
-EMBED_GROUP = 256  # embed this many new chunks at a time, across files
+EMBED_GROUP = 64  # embed about this many new chunks at a time, across files, then commit them
 
 
 def default_store() -> str:
