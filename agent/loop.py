@@ -225,7 +225,8 @@ class Agent:
             step = self._plan.current() if self._plan else None
             follow_plan = self._r.steps == 0 and step is not None and step.tool in self._by_name
             act = phases.act(self._ask, self.tools, step, allow_answer=not follow_plan or bool(reason),
-                             allow_tools=not reason, reason=reason)
+                             allow_tools=not reason, reason=reason,
+                             observations=self._observations())
             if act.answer is None:
                 try:
                     self._call_tool(act)

@@ -63,13 +63,20 @@ VERIFY = _obj(
 
 LESSON = _obj(what_went_wrong=_str(NOTE_CHARS), do_differently=_str(NOTE_CHARS))
 
-_CITES = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 99},
-          "maxItems": MAX_CITES}
-ANSWER_OPTION = _obj(answer=_str(ANSWER_CHARS), cites=_CITES)
+def answer_option(observations: int = 99) -> dict:
+    """The answer, citing observations by number: only numbers that exist can be
+    generated (none before the first observation)."""
+    cites = {"type": "array", "items": {"type": "integer", "minimum": 1,
+                                        "maximum": max(observations, 1)},
+             "maxItems": MAX_CITES if observations > 0 else 0}
+    return _obj(answer=_str(ANSWER_CHARS), cites=cites)
+
+
+ANSWER_OPTION = answer_option()
 
 
 def action_schema(tools: Sequence[Any], *, allow_answer: bool = True,
-                  allow_tools: bool = True) -> dict:
+                  allow_tools: bool = True, observations: int = 99) -> dict:
     """anyOf over ``tools`` (objects with ``name`` and ``parameters``) and the answer."""
     options: list[dict] = []
     defs: dict[str, Any] = {}
@@ -79,7 +86,7 @@ def action_schema(tools: Sequence[Any], *, allow_answer: bool = True,
             defs.update(params.pop("$defs", {}))
             options.append(_obj(tool={"const": t.name}, args=params))
     if allow_answer or not options:
-        options.append(ANSWER_OPTION)
+        options.append(answer_option(observations))
     schema: dict[str, Any] = options[0] if len(options) == 1 else {"anyOf": options}
     if defs:
         schema = {**schema, "$defs": defs}

@@ -3,6 +3,7 @@ schemas from typed functions, the real stack machine through the loop."""
 from __future__ import annotations
 
 import jsonschema
+import pytest
 
 from ponder import Agent, tool
 from ponder.agent import schemas
@@ -147,3 +148,16 @@ def test_multi_hop_search_on_the_example_corpus():
     assert len(obs) == 2 and "Lisa Su" in obs[0] and "Lisa Su" in obs[1]
     assert "EXAMPLE 1 (tools: search)" in model.calls[0]["messages"][0]["content"]
     assert r.ok and r.steps == 2 and r.cites == [1, 2]
+
+
+def test_answer_can_only_cite_observations_that_exist():
+    import jsonschema
+
+    none_yet = schemas.action_schema([], observations=0)
+    jsonschema.validate({"answer": "x", "cites": []}, none_yet)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"answer": "x", "cites": [1]}, none_yet)
+    two = schemas.action_schema([], observations=2)
+    jsonschema.validate({"answer": "x", "cites": [1, 2]}, two)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"answer": "x", "cites": [3]}, two)
