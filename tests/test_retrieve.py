@@ -160,3 +160,46 @@ def test_bad_input_exits_2(argv, capsys, tmp_path):
 def test_retrieve_empty_store_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "retrieve", "q", "--store", str(tmp_path / "st"))
     assert code == 2 and "ponder ingest" in err
+
+
+def test_chroma_server_store(tmp_path, embedder):
+    """--store http://host:port works against a real `chroma run` server."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    chroma = Path(sys.executable).with_name("chroma")
+    if not chroma.exists():
+        pytest.skip("no chroma server binary")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "srv"), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not rt.store_has_collection(url, "ponder") and time.monotonic() < deadline:
+            try:
+                rt.open_client(url)
+                break
+            except Exception:
+                time.sleep(0.3)
+        assert rt.store_has_collection(url, "ponder") is False
+        first = rt.ingest([str(CORPUS / "lisa-su-biography.md")], store=url, progress=False, embedder=embedder)
+        again = rt.ingest([str(CORPUS / "lisa-su-biography.md")], store=url, progress=False, embedder=embedder)
+        assert first.chunks_added > 0 and again.unchanged == 1
+        assert rt.store_has_collection(url, "ponder") is True
+        hits = rt.retrieve("Where did Lisa Su study?", 2, store=url, embedder=embedder)
+        assert hits[0]["source"].endswith("lisa-su-biography.md")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_unreachable_server_is_a_clean_failure(capsys):
+    code, out, err = run_cli(capsys, "retrieve", "q", "--store", "http://127.0.0.1:9")
+    assert code == 1 and out == "" and "Chroma server" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ToolError, match="Chroma server"):
+        rt.RetrieveTool(store="http://127.0.0.1:9")(query="x")

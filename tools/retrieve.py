@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import urlparse
 
-from ..errors import UsageError
+from ..errors import PonderError, UsageError
 from .base import ToolError
 from .read import SUFFIXES, defang, load_file, tool_text
 
@@ -66,8 +66,11 @@ def open_client(store: str | None = None) -> Any:
         u = urlparse(store)
         if not u.hostname:
             raise UsageError(f"bad store URL {store!r}: expected http://host:port")
-        return chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
-                                   ssl=u.scheme == "https", settings=settings)
+        try:
+            return chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
+                                       ssl=u.scheme == "https", settings=settings)
+        except Exception as e:  # chromadb checks the server when the client is made
+            raise PonderError(f"cannot reach the Chroma server at {store}: {e}") from None
     return chromadb.PersistentClient(path=store, settings=settings)
 
 
@@ -334,9 +337,10 @@ def retrieve(query: str, k: int = 4, store: str | None = None,
     store = store or default_store()
     if not _is_url(store) and not store_has_collection(store, collection):
         raise UsageError(f"no collection {collection!r} in store {store}: run 'ponder ingest PATH' first")
+    client = open_client(store)
     try:
-        col = _collection(open_client(store), collection, create=False)
-    except UsageError:
+        col = _collection(client, collection, create=False)
+    except PonderError:
         raise
     except Exception as e:
         raise UsageError(f"no collection {collection!r} in store {store}: {e}") from None
@@ -383,7 +387,7 @@ class RetrieveTool:
         k = max(1, min(int(k or self.default_k), 8))
         try:
             hits = retrieve(query, k, self.store, self.collection)
-        except UsageError as e:
+        except PonderError as e:
             raise ToolError(str(e)) from None
         if not hits:
             return f"No passages in the knowledge base match {query!r}."
