@@ -173,3 +173,14 @@ def test_cli_bad_input_exits_2(argv, capsys):
 def test_cli_ddg_offline_exits_1_with_one_line(capsys):
     code, out, err = run_cli(capsys, "search", "AMD CEO", "--json")
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_local_search_ranks_the_page_with_all_query_words_first():
+    from pathlib import Path
+
+    from ponder.tools.search import LocalBackend
+
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
+    backend = LocalBackend(str(corpus))
+    assert backend.search("Lisa Su education degrees", k=3)[0].title == "Lisa Su: biography"
+    assert backend.search("Jensen Huang education", k=3)[0].title == "Jensen Huang"

@@ -237,13 +237,19 @@ class LocalBackend:
         con = sqlite3.connect(self.ensure_index())
         try:
             rows = con.execute(
-                "SELECT title, url, snippet(docs, 1, '', '', ' ... ', 40) FROM docs "
-                "WHERE docs MATCH ? ORDER BY bm25(docs, 5.0, 1.0) LIMIT ?", (match, k)).fetchall()
+                "SELECT title, url, snippet(docs, 1, '', '', ' ... ', 40), lower(title || ' ' || body) "
+                "FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 5.0, 1.0) LIMIT ?",
+                (match, max(50, k))).fetchall()
         except sqlite3.Error as e:
             raise SearchError(f"local search failed: {e}") from None
         finally:
             con.close()
-        return [SearchResult(title=t, url=u, snippet=" ".join(s.split())) for t, u, s in rows]
+        # BM25 over OR-ed words favours a short page that mentions a word in passing; rank
+        # first by how many of the query's words the page has, counting a word in the title
+        # twice (a stable sort keeps BM25 order within a tie).
+        stems = [w[:max(4, len(w) - 2)] for w in dict.fromkeys(content)]
+        rows.sort(key=lambda r: -sum((w in r[3]) + (w in r[0].lower()) for w in stems))
+        return [SearchResult(title=t, url=u, snippet=" ".join(s.split())) for t, u, s, _ in rows[:k]]
 
 
 # -- the tools ----------------------------------------------------------------------------------
