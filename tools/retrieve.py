@@ -274,10 +274,27 @@ def ingest(paths: Iterable[str], store: str | None = None, collection: str = DEF
     return stats
 
 
-def _progress_bar(total: int) -> Any:
-    from tqdm import tqdm
+class _Bar:
+    """A rich progress bar on stderr (only made when stderr is a terminal)."""
 
-    return tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._p = Progress("embedding", BarColumn(), MofNCompleteColumn(), "chunks", TimeRemainingColumn(),
+                           console=Console(stderr=True), transient=False)
+        self._task = self._p.add_task("embedding", total=total)
+        self._p.start()
+
+    def update(self, n: int) -> None:
+        self._p.advance(self._task, n)
+
+    def close(self) -> None:
+        self._p.stop()
+
+
+def _progress_bar(total: int) -> Any:
+    return _Bar(total)
 
 
 def _embed_and_commit(col: Any, group: list[_FileJob], emb: Any, stats: IngestStats, bar: Any) -> None:
