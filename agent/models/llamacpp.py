@@ -16,11 +16,13 @@
 """
 from __future__ import annotations
 
+import atexit
 import codecs
 import json
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,9 @@ class LlamaCppModel:
                 n_threads_batch=max(threads, os.cpu_count() or 1), seed=seed, verbose=verbose)
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelError(f"cannot load {self.path}: {e}") from None
+        # free the model before interpreter teardown, when llama_cpp's globals are gone
+        # (otherwise Llama.__del__ prints "'NoneType' object is not callable" at exit)
+        atexit.register(_close_at_exit, weakref.ref(self))
         meta = self.llama.metadata
         template = meta.get("tokenizer.chat_template") or CHATML
         self._bos_text = self._token_text(self.llama.token_bos())
@@ -229,6 +234,13 @@ class LlamaCppModel:
         return result, usage
 
     # -- the Model protocol --------------------------------------------------
+    def close(self) -> None:
+        """Free the model's memory now (also done at interpreter exit)."""
+        with self._lock:
+            llama = self.__dict__.pop("llama", None)
+            if llama is not None:
+                llama.close()
+
     def complete(self, messages: list[Message], *, schema: dict | None = None,
                  max_tokens: int | None = None, temperature: float = 0.0,
                  on_text: OnText | None = None, seed: int | None = None) -> Completion:
@@ -244,6 +256,12 @@ class LlamaCppModel:
         if schema is not None:
             data = _parse(text, schema, result.finish_reason, limit, len(result.tokens))
         return Completion(text=text, data=data, usage=usage, finish_reason=result.finish_reason)
+
+
+def _close_at_exit(ref: "weakref.ref[LlamaCppModel]") -> None:
+    model = ref()
+    if model is not None:
+        model.close()
 
 
 def _parse(text: str, schema: dict, finish: str, limit: int, produced: int) -> Any:
