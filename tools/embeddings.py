@@ -275,8 +275,12 @@ def make_embedder(kind: str, max_seq_length: int = 256) -> Embedder:
     return OnnxEmbedder(kind=kind, max_seq_length=max_seq_length)
 
 
-def get_embedder(kind: str | None = None, max_seq_length: int = 256) -> Embedder:
+def get_embedder(kind: str | None = None, max_seq_length: int | None = None) -> Embedder:
     """The process-wide embedder of ``kind`` (default ``$PONDER_EMBEDDER`` or onnx-int8).
+
+    ``max_seq_length`` defaults to ``$PONDER_EMBED_MAX_SEQ`` or 256 (128 is ~1.5x
+    faster on 600-character chunks and kept the same top-1 hit rate here, but
+    cuts the tail of dense chunks, so it is opt-in).
 
     If the ONNX model cannot be built here (e.g. the ``onnx`` package is
     missing), fall back to torch with a one-line warning on stderr.
@@ -286,6 +290,12 @@ def get_embedder(kind: str | None = None, max_seq_length: int = 256) -> Embedder
         from ..errors import UsageError
 
         raise UsageError(f"unknown embedder {kind!r}: choose from {', '.join(KINDS)}")
+    if max_seq_length is None:
+        try:
+            max_seq_length = int(os.environ.get("PONDER_EMBED_MAX_SEQ", "256"))
+        except ValueError:
+            max_seq_length = 256
+    max_seq_length = max(16, min(max_seq_length, 512))
     key = (kind, max_seq_length)
     with _LOCK:
         if key not in _CACHE:
