@@ -33,6 +33,7 @@ from .control import Budget, BudgetExhausted, Interrupted, Replan, run_streaming
 from .events import Event
 from .models.base import Model, Usage
 from .prompting import instruction, observation_block, system_prompt
+from .schemas import ANSWER
 from .transcript import Transcript
 
 INTROSPECT = ("off", "plan", "full")
@@ -223,6 +224,10 @@ class Agent:
             steps_left = self._budget.steps_left(self._r.steps)
             reason = self._no_tools or ("" if steps_left else f"No tool calls are left ({self._r.steps} made).")
             step = self._plan.current() if self._plan else None
+            if not reason and self._r.steps and step is not None and step.tool == ANSWER:
+                # the plan drives the grammar: once its next step is the answer, only an
+                # answer can be generated (more tool calls need a replan, via reflection)
+                reason = "The plan's next step is the answer."
             follow_plan = self._r.steps == 0 and step is not None and step.tool in self._by_name
             act = phases.act(self._ask, self.tools, step, allow_answer=not follow_plan or bool(reason),
                              allow_tools=not reason, reason=reason,

@@ -74,11 +74,24 @@ def test_full_cycle_events_result_and_dict():
 
 
 def test_first_act_follows_a_tool_plan_then_answer_is_offered():
-    a, m = agent([plan("calc", "answer"), ACCEPT, call("1 2"), OK, answer("-1", 1), VERIFIED])
+    a, m = agent([plan("calc", "calc", "answer"), ACCEPT, call("1 2"), OK, call("2 1"), OK,
+                  answer("-1", 1), VERIFIED])
     a.run("1 - 2")
     first_act, second_act = m.calls[2]["schema"], m.calls[4]["schema"]
     assert all("tool" in o["properties"] for o in first_act["anyOf"])
     assert any("answer" in o["properties"] for o in second_act["anyOf"])
+    assert any("tool" in o["properties"] for o in second_act["anyOf"])
+
+
+def test_when_the_plan_says_answer_only_an_answer_can_be_generated():
+    """Seen with Qwen 0.5B: after the vm gave the product, it kept calling vm
+    instead of the plan's answer step. The plan now drives the grammar."""
+    a, m = agent([plan("calc", "answer"), ACCEPT, call("1 2"), OK, answer("-1", 1), VERIFIED])
+    r = a.run("1 - 2")
+    act_schema = m.calls[4]["schema"]
+    assert "anyOf" not in act_schema and "answer" in act_schema["properties"]
+    assert "The plan's next step is the answer." in m.calls[4]["messages"][-1]["content"]
+    assert r.ok and r.answer == "-1"
 
 
 def test_critique_revise_yields_a_new_plan():
@@ -168,7 +181,7 @@ def test_unverified_answer_after_bounded_revisions_is_not_ok():
 
 
 def test_repeated_identical_call_forces_a_replan_not_a_repeat():
-    a, m = agent([plan("calc", "answer"), ACCEPT, call("3 1"), OK, call("3 1"),
+    a, m = agent([plan("calc", "calc", "answer"), ACCEPT, call("3 1"), OK, call("3 1"),
                   plan("answer"), ACCEPT, answer("2", 1), VERIFIED])
     r = a.run("t")
     assert CALLS == ["3 1"] and r.steps == 1
