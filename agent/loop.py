@@ -192,8 +192,10 @@ class Agent:
                 self._emit("lesson", what_went_wrong=learned.what_went_wrong,
                            do_differently=learned.do_differently)
                 self.transcript.say(instruction("retry", task=task))  # type: ignore[union-attr]
+                self._evidence.append(feedback)
             else:
                 self.transcript = Transcript(self.system)
+                self._evidence = [task]  # what an answer's numbers and acronyms must come from
                 if self.lessons:
                     self.transcript.say(instruction("lessons", lessons="\n".join(f"- {x}" for x in self.lessons)))
                 self.transcript.say(instruction("task", task=task))
@@ -246,7 +248,7 @@ class Agent:
                 raise BudgetExhausted("max_steps", f"the {self._budget.max_steps} tool calls were used")
             if self.introspect != "full":
                 return
-            check = phases.verify(self._ask, act, self._observations())
+            check = phases.verify(self._ask, act, self._observations(), "\n".join(self._evidence))
             self._emit("verification", problem=check.problem, verdict=check.verdict,
                        checked_by=check.checked_by)
             self._r.verified = check.accepted
@@ -294,6 +296,7 @@ class Agent:
         self._seen[act.key] = obs.n
         self.transcript.observations = obs.n  # type: ignore[union-attr]
         self.transcript.say(observation_block(obs.n, obs.tool, obs.text))  # type: ignore[union-attr]
+        self._evidence.append(obs.text)
         self._emit("observation", n=obs.n, tool=obs.tool, text=obs.text, ok=obs.ok,
                    truncated=obs.truncated, seconds=round(obs.seconds, 3))
         step = self._plan.current() if self._plan else None

@@ -7,6 +7,8 @@ appends the reply. The phases know nothing about budgets, events or caches.
 """
 from __future__ import annotations
 
+import re
+
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -84,7 +86,7 @@ class Reflection:
 class Verification:
     problem: str
     verdict: str
-    checked_by: str = "model"  # "model" | "cites" (a deterministic check)
+    checked_by: str = "model"  # "model" | "cites" | "evidence" (deterministic checks)
 
     @property
     def accepted(self) -> bool:
@@ -171,12 +173,32 @@ def reflect(ask: Ask) -> Reflection:
     return Reflection(step_ok=data["step_ok"], note=data["note"], plan_ok=data["plan_ok"])
 
 
-def verify(ask: Ask, answer: Action, observations: int) -> Verification:
-    """Phase 7 (introspection): is every claim supported? Citations of
-    observations that do not exist fail without asking the model."""
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]{0,4}[A-Z]\b")
+
+
+def unsupported_terms(answer: str, evidence: str) -> list[str]:
+    """Numbers (2+ digits) and acronyms (MIT, PhD) in the answer that appear in no
+    evidence (the task, observations, feedback): a small model's usual inventions."""
+    flat = evidence.replace(",", "")
+    words = set(re.findall(r"\w+", evidence.lower()))
+    out = [n for n in _NUMBER.findall(answer) if sum(c.isdigit() for c in n) >= 2
+           and n.replace(",", "").lstrip("-").rstrip(".") not in flat]
+    out += [a for a in _ACRONYM.findall(answer) if a.lower() not in words]
+    return list(dict.fromkeys(out))
+
+
+def verify(ask: Ask, answer: Action, observations: int, evidence: str | None = None) -> Verification:
+    """Phase 7 (introspection): is every claim supported? Two deterministic checks
+    come before the model's own: citations of observations that do not exist, and
+    numbers or acronyms that appear nowhere in the evidence (``unsupported_terms``)."""
     missing = [c for c in answer.cites if not 1 <= c <= observations]
     if missing:
         return Verification(f"cites observation(s) {missing}, which do not exist", "revise", "cites")
+    invented = unsupported_terms(answer.answer or "", evidence) if evidence is not None else []
+    if invented:
+        return Verification(f"{', '.join(invented)} appear(s) in no observation: look it up or "
+                            "compute it with a tool, or leave it out", "revise", "evidence")
     data = ask("verify", instruction("verify"), schemas.VERIFY)
     return Verification(problem=data["problem"], verdict=data["verdict"])
 

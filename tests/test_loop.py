@@ -167,7 +167,7 @@ def test_citing_a_missing_observation_is_outside_the_answer_schema():
     """The grammar only allows citing observations that exist; a backend that broke
     that would be a format failure, retried once."""
     a, m = agent([plan("answer"), ACCEPT, answer("42", 7), answer("42"), VERIFIED])
-    r = a.run("t")
+    r = a.run("is it 42?")
     assert r.format_failures == 1 and "does not match the schema" in r.events[3].content["message"]
     assert r.ok and r.answer == "42" and m.remaining == 0
 

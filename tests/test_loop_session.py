@@ -131,23 +131,40 @@ def test_system_prompt_holds_the_seed_examples_for_the_tools_it_has():
 
 
 def test_multi_hop_search_on_the_example_corpus():
+    """The seed: search, read, then search again; the answer holds only what was read."""
     from pathlib import Path
 
     corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
-    steps = [{"do": "search the CEO", "tool": "search"}, {"do": "search education", "tool": "search"},
-             {"do": "answer", "tool": "answer"}]
+    bio = (corpus / "lisa-su-biography.md").as_uri()
+    steps = [{"do": "search the CEO", "tool": "search"}, {"do": "read her biography", "tool": "read"},
+             {"do": "search education", "tool": "search"}, {"do": "answer", "tool": "answer"}]
+    invented = "Lisa Su; BS, MS and PhD in electrical engineering from MIT"
+    supported = ("Lisa Su is AMD's CEO; she earned a Bachelor of Science, a Master of Science and "
+                 "a Ph.D. in electrical engineering at MIT")
     model = ScriptedModel([
         {"goal": "CEO of AMD and education", "steps": steps}, ACCEPT,
         {"tool": "search", "args": {"query": "current CEO of AMD"}}, OK,
+        {"tool": "read", "args": {"url": bio}}, OK,
         {"tool": "search", "args": {"query": "Lisa Su education"}}, OK,
-        {"answer": "Lisa Su; BS, MS and PhD in electrical engineering from MIT", "cites": [1, 2]},
-        VERIFIED])
+        {"answer": invented, "cites": [2]},
+        {"answer": supported, "cites": [2, 3]}, VERIFIED])
     agent = Agent(model=model, tools=["search"], search_backend="local", corpus=str(corpus))
     r = agent.run("Who is the current CEO of AMD, what education do they have, where did they study?")
     obs = [e.text for e in r.events if e.type == "observation"]
-    assert len(obs) == 2 and "Lisa Su" in obs[0] and "Lisa Su" in obs[1]
+    assert len(obs) == 3 and "Lisa Su" in obs[0] and "Massachusetts Institute" in obs[1]
     assert "EXAMPLE 1 (tools: search)" in model.calls[0]["messages"][0]["content"]
-    assert r.ok and r.steps == 2 and r.cites == [1, 2]
+    first, second = [e for e in r.events if e.type == "verification"]
+    assert first.checked_by == "evidence" and "BS, MS, PhD" in first.problem
+    assert second.verdict == "accept"
+    assert r.ok and r.steps == 3 and r.answer == supported and r.cites == [2, 3]
+
+
+def test_invented_number_fails_verification_without_the_model():
+    from ponder.agent.phases import unsupported_terms
+
+    assert unsupported_terms("48271 * 9973 = 481,406,683", "48271 9973 stack: [481406683]") == []
+    assert unsupported_terms("It is 481406684.", "48271 9973 stack: [481406683]") == ["481406684"]
+    assert unsupported_terms("She studied at MIT in 1990", "(MIT) ... in 1990") == []
 
 
 def test_answer_can_only_cite_observations_that_exist():
