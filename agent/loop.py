@@ -300,6 +300,8 @@ class Agent:
         self._emit("observation", n=obs.n, tool=obs.tool, text=obs.text, ok=obs.ok,
                    truncated=obs.truncated, seconds=round(obs.seconds, 3))
         step = self._plan.current() if self._plan else None
+        if step is not None and step.tool == ANSWER:
+            step = None  # a tool call never completes the answer step: the answer does
         if self.introspect == "off":
             if step and obs.ok:
                 step.done = True

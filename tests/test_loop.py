@@ -339,3 +339,12 @@ def test_busy_agent_and_feedback_without_a_run_are_usage_errors():
         a.stream("   ")
     with pytest.raises(TypeError):
         Agent(model=ScriptedModel([]), tools=[calc], max_stpes=3)
+
+
+def test_a_tool_call_does_not_complete_the_plans_answer_step():
+    """Seen with Qwen 0.5B: plan = [answer in my head]; it ran the vm anyway (good),
+    the reflection ticked the answer step off, and it then kept calling the vm."""
+    a, m = agent([plan("answer"), ACCEPT, call("1 2"), OK, answer("-1", 1), VERIFIED])
+    r = a.run("1 - 2")
+    assert "anyOf" not in m.calls[4]["schema"]  # the answer step is still next: answer only
+    assert r.ok and r.answer == "-1" and r.steps == 1
