@@ -33,6 +33,7 @@ from .control import Budget, BudgetExhausted, Interrupted, Replan, run_streaming
 from .events import Event
 from .models.base import Model, Usage
 from .prompting import instruction, observation_block, system_prompt
+from . import schemas
 from .schemas import ANSWER
 from .transcript import Transcript
 
@@ -233,7 +234,8 @@ class Agent:
             follow_plan = self._r.steps == 0 and step is not None and step.tool in self._by_name
             act = phases.act(self._ask, self.tools, step, allow_answer=not follow_plan or bool(reason),
                              allow_tools=not reason, reason=reason,
-                             observations=self._observations())
+                             observations=self._observations(),
+                             urls=schemas.URL.findall("\n".join(self._evidence)))
             if act.answer is None:
                 try:
                     self._call_tool(act)

@@ -117,7 +117,7 @@ def critique(ask: Ask) -> Critique:
 
 def act(ask: Ask, tools: Sequence[Any], current: Step | None, *,
         allow_answer: bool = True, allow_tools: bool = True, reason: str = "",
-        observations: int = 99) -> Action:
+        observations: int = 99, urls: Sequence[str] = ()) -> Action:
     """Phase 3: the next tool call (args valid by construction) or the answer.
     Without tools allowed (a budget or repeated calls), only an answer."""
     if not allow_tools:
@@ -126,7 +126,8 @@ def act(ask: Ask, tools: Sequence[Any], current: Step | None, *,
         step = f"{current.do} ({current.tool})." if current else "all planned steps are done."
         text = instruction("act", step=step)
     data = ask("act", text, schemas.action_schema(tools, allow_answer=allow_answer,
-                                                  allow_tools=allow_tools, observations=observations))
+                                                  allow_tools=allow_tools, observations=observations,
+                                                  urls=urls))
     if "answer" in data:
         return Action(answer=data["answer"], cites=list(data["cites"]))
     return Action(tool=data["tool"], args=dict(data["args"]))

@@ -16,6 +16,7 @@ models) have them hoisted to the root, where their ``#/$defs/...`` refs point.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Sequence
 
 from ..tools.base import bound_strings
@@ -63,6 +64,10 @@ VERIFY = _obj(
 
 LESSON = _obj(what_went_wrong=_str(NOTE_CHARS), do_differently=_str(NOTE_CHARS))
 
+MAX_URLS = 24
+URL = re.compile(r"(?:https?|file)://[^\s<>\"')\]]+")
+
+
 def answer_option(observations: int = 99) -> dict:
     """The answer, citing observations by number: only numbers that exist can be
     generated (none before the first observation)."""
@@ -76,13 +81,21 @@ ANSWER_OPTION = answer_option()
 
 
 def action_schema(tools: Sequence[Any], *, allow_answer: bool = True,
-                  allow_tools: bool = True, observations: int = 99) -> dict:
-    """anyOf over ``tools`` (objects with ``name`` and ``parameters``) and the answer."""
+                  allow_tools: bool = True, observations: int = 99,
+                  urls: Sequence[str] = ()) -> dict:
+    """anyOf over ``tools`` (objects with ``name`` and ``parameters``) and the answer.
+
+    ``urls``: the addresses seen so far (task and observations). When there are
+    any, a tool's ``url`` argument can only be one of them, so a model cannot read
+    an address it made up."""
     options: list[dict] = []
     defs: dict[str, Any] = {}
     if allow_tools:
         for t in tools:
             params = bound_strings(copy.deepcopy(t.parameters or {"type": "object", "properties": {}}))
+            if urls and params.get("properties", {}).get("url", {}).get("type") == "string":
+                seen = dict.fromkeys(u.rstrip(".,;:") for u in urls)
+                params["properties"]["url"] = {"enum": list(seen)[-MAX_URLS:]}
             defs.update(params.pop("$defs", {}))
             options.append(_obj(tool={"const": t.name}, args=params))
     if allow_answer or not options:

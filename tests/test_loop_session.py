@@ -178,3 +178,24 @@ def test_answer_can_only_cite_observations_that_exist():
     jsonschema.validate({"answer": "x", "cites": [1, 2]}, two)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"answer": "x", "cites": [3]}, two)
+
+
+def test_read_can_only_open_addresses_seen_so_far():
+    """Seen with Qwen 0.5B: it read https://example.com/amd-leadership.html, an
+    address it made up. Once addresses were seen, url is an enum of them."""
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "examples" / "corpus"
+    model = ScriptedModel([
+        {"goal": "g", "steps": [{"do": "search", "tool": "search"}, {"do": "read", "tool": "read"},
+                                {"do": "answer", "tool": "answer"}]}, ACCEPT,
+        {"tool": "search", "args": {"query": "current CEO of AMD"}}, OK,
+        {"tool": "read", "args": {"url": "https://example.com/amd-leadership.html"}},
+        {"tool": "read", "args": {"url": (corpus / "amd-leadership.html").as_uri()}}, OK,
+        {"answer": "Lisa Su", "cites": [2]}, VERIFIED])
+    agent = Agent(model=model, tools=["search"], search_backend="local", corpus=str(corpus))
+    r = agent.run("Who is the current CEO of AMD?")
+    read = next(o for o in model.calls[4]["schema"]["anyOf"] if o["properties"]["tool"] == {"const": "read"})
+    urls = read["properties"]["args"]["properties"]["url"]["enum"]
+    assert (corpus / "amd-leadership.html").as_uri() in urls and all(u.startswith("file://") for u in urls)
+    assert r.format_failures == 1 and r.ok and r.steps == 2
