@@ -16,6 +16,9 @@ from ..errors import PonderError, UsageError
 
 # module name -> the commands it registers (for --help's order)
 COMMAND_MODULES = ["chat", "tasks", "knowledge", "vm", "bench"]
+# commands that may load llama.cpp in-process (the others never do, so they skip the
+# native runtime check: see ponder.agent.models.native)
+MODEL_COMMANDS = {"chat", "ask", "run", "eval", "bench"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +60,8 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        _pin_native_runtime(argv)
+        if argv and argv[0] in MODEL_COMMANDS:
+            _pin_native_runtime(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
